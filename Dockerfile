@@ -1,0 +1,46 @@
+# Steward: one image for web (gunicorn), worker and beat (celery).
+# The default user is the non-root `steward`; only the worker service in
+# docker-compose.yml runs as root, so it can drop to STEWARD_RUNBOOK_USER
+# (default nobody) for each runbook run.
+
+# --- builder: the virtualenv with the pinned runtime dependencies -------------
+FROM python:3.11-slim-bookworm AS builder
+
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+
+# --- final: the app ------------------------------------------------------------
+FROM python:3.11-slim-bookworm
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+# Same base image as the builder, so the venv's python symlinks to the
+# world-readable /usr/local/bin/python3.11 that runbooks also run with.
+COPY --from=builder /opt/venv /opt/venv
+
+WORKDIR /app
+# Code stays root-owned: the runtime user cannot change it.
+COPY . /app
+
+# Throwaway keys for collectstatic only (never ENV); STEWARD_VAR_DIR points the
+# settings' import-time folders (var/, broker/) away from /app/var, which is
+# then created empty, owned by steward, mode 0700.
+RUN groupadd --system --gid 10001 steward \
+    && useradd --system --no-log-init --uid 10001 --gid steward \
+        --home-dir /app --no-create-home --shell /usr/sbin/nologin steward \
+    && SECRET_KEY=build-only-not-secret \
+       STEWARD_ENCRYPTION_KEY=build-only-not-secret \
+       STEWARD_VAR_DIR=/tmp/steward-build-var \
+       python manage.py collectstatic --noinput \
+    && rm -rf /tmp/steward-build-var /app/var \
+    && install -d -m 0700 -o steward -g steward /app/var
+
+# Numeric, so runAsNonRoot-style checks can verify it: 10001 is steward.
+USER 10001:10001
+
+EXPOSE 8000
+
+CMD ["gunicorn", "config.wsgi", "-c", "gunicorn.conf.py"]

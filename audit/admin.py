@@ -1,0 +1,18 @@
+from django.contrib import admin
+
+from audit.models import AuditEntry
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["seq", "at", "actor_kind", "actor", "action", "object_type", "object_id"]
+    list_filter = ["action", "actor_kind"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from config.api import Router
+from events.api import BindingViewSet, EventViewSet, SourceViewSet
+from events.views import hook
+from runbooks.api import ExecutionViewSet, RunbookViewSet
+
+router = Router()
+router.register("runbooks", RunbookViewSet, basename="runbook")
+router.register("executions", ExecutionViewSet, basename="execution")
+router.register("sources", SourceViewSet, basename="source")
+router.register("bindings", BindingViewSet, basename="binding")
+router.register("events", EventViewSet, basename="event")
+
+urlpatterns = [
+    re_path(r"^hooks/(?P<slug>[-a-zA-Z0-9_]+)/?$", hook, name="hook"),
+    path("api/v1/", include(router.urls)),
+    path("admin/", admin.site.urls),
+    path("", include("webui.urls")),
+]
+
+handler400 = "webui.views.bad_request"
+handler403 = "webui.views.forbidden"
+handler404 = "webui.views.not_found"
+handler500 = "webui.views.server_error"

@@ -1,0 +1,259 @@
+"""REST API for sources, bindings and events (/api/v1/sources/, ...)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils.text import slugify
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from accounts.authentication import actor_of
+from audit import trail
+from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
+from events import matching, paths, rendering, services
+from events.models import Binding, Event, Source
+from events.sources import ADAPTERS
+from runbooks.models import Execution, Runbook
+
+MAPPING_FIELDS = {"name", "status", "severity", "fingerprint", "summary", "labels", "annotations"}
+
+
+def webhook_url(source: Source) -> str:
+    return f"{settings.STEWARD_BASE_URL}/hooks/{source.slug}"
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    slug = serializers.SlugField(max_length=64, required=False)
+    kind = serializers.ChoiceField(choices=sorted(ADAPTERS))
+    webhook_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Source
+        fields = ["slug", "name", "kind", "rate_limit_per_minute", "mapping", "webhook_url", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def get_webhook_url(self, source) -> str:
+        return webhook_url(source)
+
+    def validate_slug(self, value):
+        existing = Source.objects.filter(slug=value)
+        if self.instance is not None:
+            existing = existing.exclude(pk=self.instance.pk)
+        if existing.exists():
+            raise ValidationError("a source with this slug exists")
+        return value
+
+    def validate_mapping(self, value):
+        if not isinstance(value, dict) or not set(value) <= MAPPING_FIELDS:
+            raise ValidationError(f"mapping is an object with keys among {', '.join(sorted(MAPPING_FIELDS))}")
+        for field, path in value.items():
+            try:
+                paths.parse(path)
+            except paths.PathError as exc:
+                raise ValidationError(f"{field}: {exc}") from None
+        return value
+
+
+class SourceViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = SourceSerializer
+    queryset = Source.objects.all()
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        source = Source(**data)
+        source.slug = data.get("slug") or unique_source_slug(data["name"])
+        token = source.rotate_token()
+        with transaction.atomic():
+            source.save()
+            trail.record(
+                actor_of(self.request),
+                trail.Change("source.created", "source", source.slug, after={"name": source.name, "kind": source.kind}),
+            )
+        serializer.instance = source
+        self._token = token
+
+    def perform_update(self, serializer):
+        before = SourceSerializer(serializer.instance).data
+        with transaction.atomic():
+            serializer.save()
+            trail.record(
+                actor_of(self.request),
+                trail.Change(
+                    "source.updated", "source", serializer.instance.slug, before=before, after=serializer.data
+                ),
+            )
+
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        response.data["token"] = self._token  # shown here and never again
+        return response
+
+
+def unique_source_slug(name: str) -> str:
+    base = slugify(name)[:56] or "source"
+    slug, n = base, 2
+    while Source.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+class BindingSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Source.objects.all(), allow_null=True, required=False
+    )
+    runbook = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
+    )
+    match = serializers.JSONField(required=False)
+    parameters = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Binding
+        fields = [
+            "id",
+            "name",
+            "source",
+            "match",
+            "on_status",
+            "runbook",
+            "parameters",
+            "dedup_window_seconds",
+            "requires_approval",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_match(self, value):
+        try:
+            matching.validate(value)
+        except matching.ConditionError as exc:
+            raise ValidationError(str(exc)) from None
+        return value
+
+    def validate_parameters(self, value):
+        try:
+            rendering.check(value)
+        except rendering.RenderError as exc:
+            raise ValidationError(str(exc)) from None
+        return value
+
+
+class BindingViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = BindingSerializer
+    queryset = Binding.objects.select_related("source", "runbook")
+    lookup_value_regex = UUID_PATTERN
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            binding = serializer.save()
+            trail.record(
+                actor_of(self.request), trail.Change("binding.created", "binding", binding.pk, after=serializer.data)
+            )
+
+    def perform_update(self, serializer):
+        before = BindingSerializer(serializer.instance).data
+        with transaction.atomic():
+            binding = serializer.save()
+            trail.record(
+                actor_of(self.request),
+                trail.Change("binding.updated", "binding", binding.pk, before=before, after=serializer.data),
+            )
+
+    @action(detail=False, methods=["post"], serializer_class=serializers.Serializer)
+    def test(self, request):
+        return Response({"results": services.test_bindings(test_document(request.data))})
+
+
+def test_document(data) -> dict:
+    """The event a binding test runs against: given inline or by id."""
+    if not isinstance(data, dict):
+        raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
+    if data.get("event_id"):
+        event = Event.objects.select_related("source").filter(pk=_uuid(data["event_id"])).first()
+        if event is None:
+            raise ValidationError({"event_id": ["no such event"]})
+        return services.event_context(event)
+    event = data.get("event")
+    if not isinstance(event, dict):
+        raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
+    document = {
+        "name": "",
+        "status": "firing",
+        "severity": "",
+        "fingerprint": "",
+        "summary": "",
+        "labels": {},
+        "annotations": {},
+        "payload": {},
+        "source": None,
+    }
+    document.update({k: v for k, v in event.items() if k in document})
+    if document["status"] not in ("firing", "resolved"):
+        raise ValidationError({"event": ["status must be firing or resolved"]})
+    return document
+
+
+def _uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ValidationError({"event_id": ["must be a UUID"]}) from None
+
+
+class EventSerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    executions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "source",
+            "received_at",
+            "status",
+            "name",
+            "severity",
+            "fingerprint",
+            "summary",
+            "labels",
+            "annotations",
+            "payload",
+            "executions",
+            "suppressed_reason",
+        ]
+
+    def get_executions(self, event) -> list[str]:
+        return [str(x.pk) for x in event.executions.all()]
+
+
+class EventPagination(CursorPagination):
+    ordering = "-received_at"
+
+
+class EventViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = EventSerializer
+    lookup_value_regex = UUID_PATTERN
+    pagination_class = EventPagination
+    queryset = Event.objects.select_related("source").prefetch_related(
+        Prefetch("executions", queryset=Execution.objects.only("id", "event_id"))
+    )

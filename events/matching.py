@@ -1,0 +1,130 @@
+"""Binding conditions: `{"path", "op", "value"}`, all of which must hold,
+plus `{"any": [conditions]}` groups of which one must hold."""
+
+import fnmatch
+import re
+from functools import lru_cache
+
+from events import paths
+
+
+class ConditionError(ValueError):
+    pass
+
+
+def _number(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _compare(check):
+    def op(actual, expected):
+        a, b = _number(actual), _number(expected)
+        return a is not None and b is not None and check(a, b)
+
+    return op
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str, flags: int = 0):
+    return re.compile(pattern, flags)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+OPS = {
+    "eq": lambda a, b: a == b or (isinstance(a, (int, float)) and not isinstance(a, bool) and _text(a) == b),
+    "ne": lambda a, b: not OPS["eq"](a, b),
+    "in": lambda a, b: any(OPS["eq"](a, item) for item in b),
+    "not_in": lambda a, b: not OPS["in"](a, b),
+    "contains": lambda a, b: (b in a) if isinstance(a, (list, dict)) else _text(b) in _text(a),
+    "not_contains": lambda a, b: not OPS["contains"](a, b),
+    "icontains": lambda a, b: _text(b).lower() in _text(a).lower(),
+    "regex": lambda a, b: _regex(b).search(_text(a)) is not None,
+    "iregex": lambda a, b: _regex(b, re.IGNORECASE).search(_text(a)) is not None,
+    "glob": lambda a, b: fnmatch.fnmatchcase(_text(a), b),
+    "startswith": lambda a, b: _text(a).startswith(_text(b)),
+    "endswith": lambda a, b: _text(a).endswith(_text(b)),
+    "gt": _compare(lambda a, b: a > b),
+    "gte": _compare(lambda a, b: a >= b),
+    "lt": _compare(lambda a, b: a < b),
+    "lte": _compare(lambda a, b: a <= b),
+}
+NO_VALUE_OPS = {"exists", "not_exists"}
+# What a missing path means for each operator: negations hold, others fail.
+HOLDS_WHEN_MISSING = {"ne", "not_in", "not_contains", "not_exists"}
+
+
+def validate(conditions) -> None:
+    """Raise ConditionError with a message a person can act on."""
+    if not isinstance(conditions, list):
+        raise ConditionError("match must be a list of conditions")
+    for i, condition in enumerate(conditions):
+        where = f"match[{i}]"
+        if isinstance(condition, dict) and set(condition) == {"any"}:
+            if not isinstance(condition["any"], list) or not condition["any"]:
+                raise ConditionError(f"{where}.any must be a non-empty list of conditions")
+            for c in condition["any"]:
+                if isinstance(c, dict) and "any" in c:
+                    raise ConditionError(f"{where}.any cannot nest another any group")
+            validate(condition["any"])
+            continue
+        if not isinstance(condition, dict) or "path" not in condition or "op" not in condition:
+            raise ConditionError(f'{where} must be {{"path", "op", "value"}} or {{"any": [...]}}')
+        op, value = condition["op"], condition.get("value")
+        try:
+            paths.parse(condition["path"])
+        except paths.PathError as exc:
+            raise ConditionError(f"{where}.path: {exc}") from None
+        if op in NO_VALUE_OPS:
+            continue
+        if op not in OPS:
+            raise ConditionError(f"{where}.op {op!r} is not one of {', '.join(sorted([*OPS, *NO_VALUE_OPS]))}")
+        if "value" not in condition:
+            raise ConditionError(f"{where}: {op} needs a value")
+        if op in ("in", "not_in") and not isinstance(value, list):
+            raise ConditionError(f"{where}: {op} takes a list")
+        if op in ("regex", "iregex", "glob") and not isinstance(value, str):
+            raise ConditionError(f"{where}: {op} takes a string")
+        if op in ("regex", "iregex"):
+            try:
+                _regex(value)
+            except re.error as exc:
+                raise ConditionError(f"{where}: invalid regex: {exc}") from None
+
+
+def holds(condition: dict, document: dict) -> bool:
+    actual = paths.resolve(document, condition["path"])
+    op = condition["op"]
+    if actual is paths.MISSING:
+        return op in HOLDS_WHEN_MISSING
+    if op == "exists":
+        return True
+    if op == "not_exists":
+        return False
+    try:
+        return bool(OPS[op](actual, condition.get("value")))
+    except TypeError:
+        return False
+
+
+def evaluate(conditions: list, document: dict) -> tuple[bool, str]:
+    """(matched, reason): the reason names the first condition that failed."""
+    for condition in conditions:
+        if "any" in condition:
+            if not any(holds(c, document) for c in condition["any"]):
+                return False, "no condition of an any group holds"
+        elif not holds(condition, document):
+            shown = "" if condition["op"] in NO_VALUE_OPS else f" {condition.get('value')!r}"
+            return False, f"{condition['path']} {condition['op']}{shown} does not hold"
+    return True, "all conditions hold"

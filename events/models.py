@@ -1,0 +1,113 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from accounts import tokens
+
+SOURCE_TOKEN_PREFIX = "sts"
+
+
+class Source(models.Model):
+    """A monitoring tool that posts to /hooks/<slug> with its own token."""
+
+    class Kind(models.TextChoices):
+        ALERTMANAGER = "alertmanager"
+        GRAFANA = "grafana"
+        PAGERDUTY = "pagerduty"
+        SNS = "sns"
+        GENERIC = "generic"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    token_id = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    rate_limit_per_minute = models.PositiveIntegerField(default=10000)
+    # generic sources: where name, severity, status... live in the payload.
+    mapping = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def rotate_token(self) -> str:
+        """Set a new token and return it: the only time it is visible."""
+        self.token_id, self.token_hash, token = tokens.new_token(SOURCE_TOKEN_PREFIX)
+        return token
+
+    def check_token(self, token: str) -> bool:
+        parsed = tokens.parse_token(token, SOURCE_TOKEN_PREFIX)
+        if parsed is None or parsed[0] != self.token_id:
+            return False
+        return tokens.secret_matches(parsed[1], self.token_hash)
+
+
+class Event(models.Model):
+    """One alert as Steward understood it, with the raw payload kept."""
+
+    class Status(models.TextChoices):
+        FIRING = "firing"
+        RESOLVED = "resolved"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    name = models.CharField(max_length=255)
+    severity = models.CharField(max_length=32, blank=True)
+    fingerprint = models.CharField(max_length=128)
+    summary = models.TextField(blank=True)
+    labels = models.JSONField(default=dict)
+    annotations = models.JSONField(default=dict)
+    payload = models.JSONField(default=dict)
+    suppressed_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["-received_at"]),
+            models.Index(fields=["source", "-received_at"]),
+            models.Index(fields=["fingerprint", "-received_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.status})"
+
+
+class Binding(models.Model):
+    """When an event matches, run a runbook with rendered parameters."""
+
+    class OnStatus(models.TextChoices):
+        FIRING = "firing"
+        RESOLVED = "resolved"
+        ANY = "any"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    source = models.ForeignKey(
+        Source,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bindings",
+        help_text="Only events of this source; empty means any source.",
+    )
+    match = models.JSONField(default=list, blank=True)
+    on_status = models.CharField(max_length=16, choices=OnStatus.choices, default=OnStatus.FIRING)
+    runbook = models.ForeignKey("runbooks.Runbook", on_delete=models.PROTECT, related_name="bindings")
+    parameters = models.JSONField(default=dict, blank=True)
+    dedup_window_seconds = models.PositiveIntegerField(default=0)
+    requires_approval = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,41 @@
+"""Prometheus Alertmanager's webhook (version 4): every alert of the group
+becomes one event, firing or resolved."""
+
+from events.sources.base import NormalizedEvent, PayloadError, normalize_status, string_map, text
+
+GROUP_FIELDS = (
+    "receiver",
+    "status",
+    "groupKey",
+    "groupLabels",
+    "commonLabels",
+    "commonAnnotations",
+    "externalURL",
+    "version",
+    "truncatedAlerts",
+)
+
+
+def parse(body, source) -> list[NormalizedEvent]:
+    if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
+        raise PayloadError('an Alertmanager webhook is an object with an "alerts" list')
+    group = {key: body[key] for key in GROUP_FIELDS if key in body}
+    events = []
+    for i, alert in enumerate(body["alerts"]):
+        if not isinstance(alert, dict):
+            raise PayloadError(f"alerts[{i}] must be an object")
+        labels = string_map(alert.get("labels"), f"alerts[{i}].labels")
+        annotations = string_map(alert.get("annotations"), f"alerts[{i}].annotations")
+        events.append(
+            NormalizedEvent(
+                name=labels.get("alertname") or "alert",
+                status=normalize_status(alert.get("status") or body.get("status")),
+                severity=labels.get("severity", ""),
+                fingerprint=text(alert.get("fingerprint")),
+                summary=annotations.get("summary") or annotations.get("description", ""),
+                labels=labels,
+                annotations=annotations,
+                payload={**alert, "group": group},
+            )
+        )
+    return events

@@ -1,0 +1,227 @@
+"""REST API for runbooks and executions (/api/v1/runbooks/, /executions/)."""
+
+import re
+
+from django.shortcuts import get_object_or_404
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from accounts.authentication import actor_of
+from config.api import SLUG_PATTERN, UUID_PATTERN
+from runbooks import parameters as params
+from runbooks import services
+from runbooks.models import Execution, LogLine, Runbook, RunbookVersion
+
+QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+MAX_SCRIPT = 256 * 1024
+LOG_PAGE = 1000
+
+
+class RunbookSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=64, required=False)
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(allow_blank=True, required=False, default="")
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
+    kind = serializers.ChoiceField(choices=RunbookVersion.Kind.choices)
+    script = serializers.CharField(max_length=MAX_SCRIPT, trim_whitespace=False)
+    parameters = serializers.JSONField(required=False, default=dict)
+    timeout_seconds = serializers.IntegerField(min_value=1, max_value=86400, required=False, default=300)
+    secrets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+    queue = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    message = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
+
+    def validate_parameters(self, value):
+        try:
+            params.check_schema(value)
+        except params.ParameterError as exc:
+            raise ValidationError(str(exc)) from None
+        return value
+
+    def validate_secrets(self, value):
+        for name in value:
+            if not params.SECRET_NAME.match(name):
+                raise ValidationError(f"{name!r}: secret names match [A-Z_][A-Z0-9_]*")
+        return value
+
+    def validate_queue(self, value):
+        if value and not QUEUE_NAME.match(value):
+            raise ValidationError("queue names are lower-case letters, digits, '_', '.', '-'")
+        return value
+
+    def validate_slug(self, value):
+        existing = Runbook.objects.filter(slug=value)
+        if self.instance is not None:
+            existing = existing.exclude(pk=self.instance.pk)
+        if existing.exists():
+            raise ValidationError("a runbook with this slug exists")
+        return value
+
+    def to_representation(self, runbook):
+        version = runbook.current_version
+        return {
+            "slug": runbook.slug,
+            "name": runbook.name,
+            "description": runbook.description,
+            "tags": runbook.tags,
+            **version.content(),
+            "version": version.number,
+            "sha256": version.sha256,
+            "created_at": runbook.created_at,
+            "updated_at": runbook.updated_at,
+        }
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = RunbookVersion
+        fields = ["number", "sha256", "author", "message", "created_at", *RunbookVersion.CONTENT_FIELDS]
+
+
+class RunSerializer(serializers.Serializer):
+    parameters = serializers.JSONField(required=False, default=dict)
+
+
+class RunbookViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = RunbookSerializer
+    lookup_field = "slug"
+    lookup_value_regex = SLUG_PATTERN
+    queryset = Runbook.objects.select_related("current_version").filter(current_version__isnull=False)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        message = data.pop("message", "") or "Created"
+        runbook = Runbook(slug=data.pop("slug", ""))
+        services.save_runbook(runbook, data, actor_of(self.request), author=self.request.user, message=message)
+        serializer.instance = runbook
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        message = data.pop("message", "")
+        runbook = serializer.instance
+        if "slug" in data:
+            runbook.slug = data.pop("slug")
+        services.save_runbook(runbook, data, actor_of(self.request), author=self.request.user, message=message)
+
+    def get_serializer(self, *args, **kwargs):
+        # PATCH and PUT both merge: fields left out keep the current version's values.
+        if self.action in ("update", "partial_update"):
+            kwargs["partial"] = True
+        return super().get_serializer(*args, **kwargs)
+
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        response["Location"] = f"/api/v1/runbooks/{response.data['slug']}/"
+        return response
+
+    @action(detail=True, methods=["get"])
+    def versions(self, request, slug=None):
+        runbook = self.get_object()
+        page = self.paginate_queryset(runbook.versions.select_related("author").order_by("-number"))
+        return self.get_paginated_response(VersionSerializer(page, many=True).data)
+
+    @action(detail=True, methods=["post"], serializer_class=RunSerializer)
+    def run(self, request, slug=None):
+        runbook = self.get_object()
+        body = RunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            execution = services.request_run(
+                runbook, body.validated_data["parameters"], request.user, actor_of(request), request=request
+            )
+        except params.ParameterError as exc:
+            raise ValidationError({"parameters": [str(exc)]}) from None
+        return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
+
+    def paginate_queryset(self, queryset):
+        if self.action == "versions":
+            self.paginator.ordering = "-number"
+        return super().paginate_queryset(queryset)
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    runbook = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    sha256 = serializers.CharField(source="version.sha256", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "runbook",
+            "version",
+            "sha256",
+            "status",
+            "parameters",
+            "event",
+            "binding",
+            "requested_by",
+            "attempt",
+            "retry_of",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "exit_code",
+            "result",
+            "error",
+        ]
+
+
+class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ExecutionSerializer
+    lookup_value_regex = UUID_PATTERN
+    FILTERS = {"runbook": "runbook__slug", "status": "status", "event": "event_id", "binding": "binding_id"}
+
+    def get_queryset(self):
+        queryset = Execution.objects.select_related("runbook", "version", "requested_by")
+        for param, field in self.FILTERS.items():
+            value = self.request.query_params.get(param)
+            if value:
+                if field in ("event_id", "binding_id") and not re.fullmatch(UUID_PATTERN, value):
+                    raise ValidationError({param: ["must be a UUID"]})
+                queryset = queryset.filter(**{field: value})
+        return queryset
+
+    @action(detail=True, methods=["get"])
+    def log(self, request, pk=None):
+        execution = get_object_or_404(Execution.objects.only("id", "status"), pk=pk)
+        try:
+            after = max(0, int(request.query_params.get("after", 0)))
+        except ValueError:
+            raise ValidationError({"after": ["must be an integer"]}) from None
+        return Response(log_page(execution, after))
+
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        execution = self.get_object()
+        if not services.cancel(execution, actor_of(request), request=request):
+            return Response(
+                {"detail": f"The execution already ended ({execution.status})."}, status=status.HTTP_409_CONFLICT
+            )
+        return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
+
+
+def log_page(execution: Execution, after: int) -> dict:
+    """Lines after `after`; `done` once the run ended and every line is read.
+
+    The status is read before the lines: the worker stores all lines before it
+    writes the final status, so a finished status means no line is missing.
+    """
+    finished = execution.is_finished
+    lines = list(
+        LogLine.objects.filter(execution=execution, n__gt=after)
+        .order_by("n")
+        .values("n", "t", "stream", "text")[:LOG_PAGE]
+    )
+    next_n = lines[-1]["n"] if lines else after
+    return {"lines": lines, "next": next_n, "done": finished and len(lines) < LOG_PAGE}

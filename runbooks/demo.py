@@ -1,0 +1,96 @@
+"""The demo `make run` seeds: one admin, one runbook, one source, one binding."""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from audit import trail
+from events.models import Binding, Source
+from runbooks import services
+from runbooks.models import Runbook
+
+DEMO_SCRIPT = """\
+import json
+import os
+import time
+
+params = json.load(open(os.environ["STEWARD_PARAMS"]))
+host = params["host"]
+print(f"Checking disk usage on {host}")
+time.sleep(0.3)
+print("Largest directories: /var/log 4.1G, /tmp 1.2G")
+print(f"Compressing logs older than 7 days on {host}")
+time.sleep(0.3)
+print("Freed 3.4 GiB; disk now at 71%")
+with open(os.environ["STEWARD_RESULT"], "w") as f:
+    json.dump({"host": host, "freed_gib": 3.4, "usage_percent": 71}, f)
+"""
+
+DEMO_PARAMETERS = {
+    "type": "object",
+    "properties": {"host": {"type": "string", "description": "The host whose disk is full"}},
+    "required": ["host"],
+}
+
+
+def seed() -> str | None:
+    """Create what is missing; return the admin's password when it was created."""
+    password = None
+    with transaction.atomic():
+        User = get_user_model()
+        if not User.objects.filter(username="admin").exists():
+            password = secrets.token_urlsafe(12)
+            User.objects.create_superuser("admin", "admin@example.invalid", password)
+            trail.record(trail.SYSTEM, trail.Change("user.created", "user", "admin", after={"demo": True}))
+        runbook = Runbook.objects.filter(slug="disk-cleanup").first()
+        if runbook is None:
+            runbook = Runbook(slug="disk-cleanup", name="Disk cleanup")
+            services.save_runbook(
+                runbook,
+                {
+                    "description": "Frees space on a host whose disk is filling up (demo).",
+                    "kind": "python",
+                    "script": DEMO_SCRIPT,
+                    "parameters": DEMO_PARAMETERS,
+                    "timeout_seconds": 60,
+                },
+                trail.SYSTEM,
+                message="Demo runbook",
+            )
+        source = Source.objects.filter(slug="demo").first()
+        if source is None:
+            source = Source(slug="demo", name="Demo", kind=Source.Kind.GENERIC)
+            source.rotate_token()
+            source.save()
+            trail.record(trail.SYSTEM, trail.Change("source.created", "source", "demo", after={"kind": "generic"}))
+        if not Binding.objects.filter(source=source, runbook=runbook).exists():
+            binding = Binding.objects.create(
+                name="Disk full → disk cleanup",
+                source=source,
+                runbook=runbook,
+                match=[{"path": "name", "op": "eq", "value": "DiskFull"}],
+                parameters={"host": "{{ event.labels.instance }}"},
+            )
+            trail.record(
+                trail.SYSTEM, trail.Change("binding.created", "binding", binding.pk, after={"name": binding.name})
+            )
+    return password
+
+
+def rotate_demo_token() -> str:
+    with transaction.atomic():
+        source = Source.objects.select_for_update().get(slug="demo")
+        token = source.rotate_token()
+        source.save(update_fields=["token_id", "token_hash"])
+        trail.record(trail.SYSTEM, trail.Change("source.token_rotated", "source", "demo"))
+    return token
+
+
+def demo_curl(base_url: str, token: str) -> str:
+    return (
+        f"curl -sS -X POST {base_url}/hooks/demo \\\n"
+        f"  -H 'Authorization: Bearer {token}' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        '  -d \'{"name": "DiskFull", "severity": "critical", "labels": {"instance": "web-01"}}\''
+    )

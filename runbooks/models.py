@@ -1,0 +1,174 @@
+import hashlib
+import json
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+DEFAULT_QUEUE = "steward"
+
+
+class Runbook(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    current_version = models.ForeignKey(
+        "RunbookVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ImmutableError(Exception):
+    pass
+
+
+class RunbookVersion(models.Model):
+    """What exactly runs: immutable once saved and named by its sha256."""
+
+    class Kind(models.TextChoices):
+        PYTHON = "python"
+        SHELL = "shell"
+
+    CONTENT_FIELDS = ("kind", "script", "parameters", "timeout_seconds", "secrets", "queue")
+
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    script = models.TextField()
+    parameters = models.JSONField(default=dict)
+    timeout_seconds = models.PositiveIntegerField(default=300)
+    secrets = models.JSONField(default=list)
+    queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
+    sha256 = models.CharField(max_length=64)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    message = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["runbook", "number"], name="unique_version_number")]
+
+    def __str__(self):
+        return f"{self.runbook_id} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableError("A runbook version cannot change; save a new version instead.")
+        self.sha256 = self.content_hash(self.content())
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def content_hash(content: dict) -> str:
+        """sha256 over the canonical JSON of the version's content (contract)."""
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def content(self) -> dict:
+        return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+
+
+class Execution(models.Model):
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval"
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        TIMED_OUT = "timed_out"
+        CANCELLED = "cancelled"
+        REJECTED = "rejected"
+        LOST = "lost"
+        SKIPPED = "skipped"
+
+    FINISHED = {
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELLED,
+        Status.REJECTED,
+        Status.LOST,
+        Status.SKIPPED,
+    }
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    runbook = models.ForeignKey(Runbook, on_delete=models.PROTECT, related_name="executions")
+    version = models.ForeignKey(RunbookVersion, on_delete=models.PROTECT, related_name="executions")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    parameters = models.JSONField(default=dict)
+    event = models.ForeignKey(
+        "events.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    binding = models.ForeignKey(
+        "events.Binding", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    attempt = models.PositiveIntegerField(default=1)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    pgid = models.IntegerField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    log_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["-created_at"]),
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["runbook", "-created_at"]),
+            models.Index(fields=["binding", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.runbook_id} {self.status} {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class LogLine(models.Model):
+    """One line of a run's output, numbered from 1 within the execution."""
+
+    class Stream(models.TextChoices):
+        STDOUT = "stdout"
+        STDERR = "stderr"
+        STEWARD = "steward"  # Steward's own notes: truncation, result warnings
+
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_lines")
+    n = models.PositiveIntegerField()
+    t = models.DateTimeField()
+    stream = models.CharField(max_length=8, choices=Stream.choices)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["execution", "n"]
+        constraints = [models.UniqueConstraint(fields=["execution", "n"], name="unique_log_line")]
+
+    def __str__(self):
+        return f"{self.n} {self.stream}: {self.text[:60]}"

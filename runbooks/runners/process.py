@@ -1,0 +1,292 @@
+"""Run one runbook as a supervised subprocess, as the contract's "What a
+runbook sees" says: a fresh temp dir, a scrubbed environment, parameter and
+event files, a result file, its own session and process group, a timeout that
+kills the whole group, and output read line by line while it runs.
+
+This module knows nothing about the database: the caller passes a `Sink` that
+stores lines and answers whether a cancel was asked for.
+"""
+
+import contextlib
+import json
+import os
+import pwd
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from runbooks.runners import KINDS
+
+MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
+MAX_LINE_BYTES = 64 * 1024
+MAX_RESULT_BYTES = 1024 * 1024
+
+
+@dataclass
+class RunSpec:
+    kind: str
+    script: str
+    parameters: dict
+    event: dict
+    timeout_seconds: float
+    identifiers: dict[str, str] = field(default_factory=dict)  # STEWARD_EXECUTION_ID, ...
+    max_output_bytes: int = 10 * 1024 * 1024
+    kill_grace_seconds: float = 2.0
+    # Run as this user (the worker must be root to switch); None: as the worker.
+    run_as: str | None = None
+
+
+@dataclass
+class Line:
+    n: int
+    t: datetime
+    stream: str
+    text: str
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded, failed, timed_out, cancelled
+    exit_code: int | None = None
+    result: object = None
+    error: str = ""
+
+
+class Sink(Protocol):
+    def started(self, pid: int) -> None: ...
+    def lines(self, lines: list[Line]) -> None: ...
+    def cancel_requested(self) -> bool: ...
+
+
+def param_env_name(name: str) -> str:
+    """`PARAM_<NAME>`: upper-cased, any other character than [A-Z0-9_] as `_`."""
+    return "PARAM_" + re.sub(r"[^A-Z0-9_]", "_", name.upper())
+
+
+def param_env_value(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def build_environment(spec: RunSpec, workdir: str) -> dict[str, str]:
+    """Everything the runbook process sees; nothing of the worker leaks in."""
+    env = {
+        "PATH": MINIMAL_PATH,
+        "HOME": workdir,
+        "LANG": "C.UTF-8",
+        "STEWARD_PARAMS": os.path.join(workdir, "params.json"),
+        "STEWARD_EVENT": os.path.join(workdir, "event.json"),
+        "STEWARD_RESULT": os.path.join(workdir, "result.json"),
+    }
+    env.update(spec.identifiers)
+    for name, value in spec.parameters.items():
+        env[param_env_name(name)] = param_env_value(value)
+    return env
+
+
+def run(spec: RunSpec, sink: Sink) -> Outcome:
+    runner = KINDS[spec.kind]
+    identity = {}
+    if spec.run_as:
+        try:
+            account = pwd.getpwnam(spec.run_as)
+        except KeyError:
+            return Outcome("failed", error=f"The runbook user {spec.run_as!r} does not exist on this worker.")
+        identity = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    workdir = tempfile.mkdtemp(prefix="steward-run-")
+    try:
+        env = build_environment(spec, workdir)
+        _write_json(env["STEWARD_PARAMS"], spec.parameters)
+        _write_json(env["STEWARD_EVENT"], spec.event)
+        script_path = os.path.join(workdir, runner.FILENAME)
+        with open(script_path, "w", encoding="utf-8") as f:
+            f.write(spec.script)
+        if identity:
+            for path in (workdir, env["STEWARD_PARAMS"], env["STEWARD_EVENT"], script_path):
+                os.chown(path, identity["user"], identity["group"])
+        try:
+            proc = subprocess.Popen(
+                runner.command(script_path, as_other_user=bool(identity)),
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # own session and process group
+                close_fds=True,
+                **identity,
+            )
+        except OSError as exc:
+            return Outcome("failed", error=f"The runbook could not be started: {exc.strerror or exc}")
+        sink.started(proc.pid)
+        supervisor = _Supervisor(proc, spec, sink)
+        outcome = supervisor.supervise()
+        outcome.result, warning = _read_result(env["STEWARD_RESULT"])
+        if warning:
+            supervisor.note(warning)
+            supervisor.flush()
+        return outcome
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write_json(path: str, value) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f)
+
+
+def _read_result(path: str) -> tuple[object, str]:
+    """The runbook's JSON result, or None with a warning; never a failure."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None, ""
+    if size > MAX_RESULT_BYTES:
+        return None, f"warning: result file is {size} bytes, over the {MAX_RESULT_BYTES} byte limit; ignored"
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f), ""
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"warning: result file is not valid JSON ({exc}); ignored"
+
+
+class _Supervisor:
+    """Reads both pipes, batches lines, enforces timeout and cancel."""
+
+    FLUSH_SECONDS = 0.2
+    FLUSH_LINES = 500
+    CANCEL_POLL_SECONDS = 0.25
+    # After the main process exits, how long leftover children may keep
+    # writing before their group is killed.
+    DRAIN_SECONDS = 0.5
+
+    def __init__(self, proc: subprocess.Popen, spec: RunSpec, sink: Sink):
+        self.proc, self.spec, self.sink = proc, spec, sink
+        self.pgid = proc.pid
+        self.pending: list[Line] = []
+        self.buffers = {"stdout": bytearray(), "stderr": bytearray()}
+        self.n = 0
+        self.output_bytes = 0
+        self.truncated = False
+        self.stop_reason: str | None = None  # timed_out or cancelled
+        self.kill_at: float | None = None
+
+    def supervise(self) -> Outcome:
+        selector = selectors.DefaultSelector()
+        for stream, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
+            os.set_blocking(pipe.fileno(), False)
+            selector.register(pipe, selectors.EVENT_READ, stream)
+        start = time.monotonic()
+        deadline = start + self.spec.timeout_seconds
+        last_flush = last_cancel_check = start
+        drain_until = None
+        leftovers_killed = False
+        try:
+            # Until both pipes close and the runbook itself has exited.
+            while selector.get_map() or self.proc.poll() is None:
+                for key, _ in selector.select(timeout=0.05):
+                    chunk = os.read(key.fileobj.fileno(), 65536)
+                    if chunk:
+                        self._take(key.data, chunk)
+                    else:
+                        selector.unregister(key.fileobj)
+                        self._finish_stream(key.data)
+                now = time.monotonic()
+                if self.pending and (now - last_flush >= self.FLUSH_SECONDS or len(self.pending) >= self.FLUSH_LINES):
+                    self.flush()
+                    last_flush = now
+                if self.stop_reason is None and now - last_cancel_check >= self.CANCEL_POLL_SECONDS:
+                    last_cancel_check = now
+                    if self.sink.cancel_requested():
+                        self._stop("cancelled", grace=min(1.0, self.spec.kill_grace_seconds))
+                if self.stop_reason is None and now >= deadline:
+                    self._stop("timed_out", grace=self.spec.kill_grace_seconds)
+                if self.kill_at is not None and now >= self.kill_at:
+                    self._signal(signal.SIGKILL)
+                    self.kill_at = None
+                if drain_until is None and self.proc.poll() is not None:
+                    drain_until = now + self.DRAIN_SECONDS
+                if drain_until is not None and now >= drain_until and not leftovers_killed:
+                    # Children that outlive the runbook still hold the pipes.
+                    self._signal(signal.SIGKILL)
+                    leftovers_killed = True
+        finally:
+            selector.close()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+            self._signal(signal.SIGKILL)  # nothing of the group outlives the run
+            self.proc.wait()
+        for stream in ("stdout", "stderr"):
+            self._finish_stream(stream)
+        self.flush()
+        return self._outcome(time.monotonic() - start)
+
+    def _outcome(self, elapsed: float) -> Outcome:
+        code = self.proc.returncode
+        if self.stop_reason == "timed_out":
+            return Outcome("timed_out", code, error=f"Timed out after {self.spec.timeout_seconds:g} seconds.")
+        if self.stop_reason == "cancelled":
+            return Outcome("cancelled", code, error="Cancelled on request.")
+        if code == 0:
+            return Outcome("succeeded", 0)
+        if code < 0:
+            return Outcome("failed", code, error=f"Killed by signal {signal.Signals(-code).name}.")
+        return Outcome("failed", code, error=f"Exited with code {code}.")
+
+    def _stop(self, reason: str, grace: float) -> None:
+        self.stop_reason = reason
+        self._signal(signal.SIGTERM)
+        self.kill_at = time.monotonic() + grace
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pgid, sig)
+
+    def _take(self, stream: str, chunk: bytes) -> None:
+        buffer = self.buffers[stream]
+        buffer.extend(chunk)
+        while True:
+            newline = buffer.find(b"\n")
+            if newline < 0:
+                if len(buffer) >= MAX_LINE_BYTES:  # an endless line: cut it
+                    self._add(stream, bytes(buffer[:MAX_LINE_BYTES]))
+                    del buffer[:MAX_LINE_BYTES]
+                    continue
+                return
+            self._add(stream, bytes(buffer[:newline]))
+            del buffer[: newline + 1]
+
+    def _finish_stream(self, stream: str) -> None:
+        buffer = self.buffers[stream]
+        if buffer:
+            self._add(stream, bytes(buffer))
+            buffer.clear()
+
+    def _add(self, stream: str, raw: bytes) -> None:
+        if self.truncated:
+            return
+        self.output_bytes += len(raw) + 1
+        if self.output_bytes > self.spec.max_output_bytes:
+            self.truncated = True
+            self.note(f"[output truncated: more than {self.spec.max_output_bytes} bytes; the rest was discarded]")
+            return
+        text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r")
+        self._append(stream, text)
+
+    def note(self, text: str) -> None:
+        self._append("steward", text)
+
+    def _append(self, stream: str, text: str) -> None:
+        self.n += 1
+        self.pending.append(Line(self.n, datetime.now(UTC), stream, text))
+
+    def flush(self) -> None:
+        if self.pending:
+            self.sink.lines(self.pending)
+            self.pending = []

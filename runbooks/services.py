@@ -1,0 +1,169 @@
+"""Steps that span runbooks, versions and executions. The web UI, the API,
+the webhook and the worker all call these, never the models' internals."""
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from audit import trail
+from runbooks import parameters as params
+from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
+
+log = logging.getLogger(__name__)
+Status = Execution.Status
+
+
+def unique_slug(name: str) -> str:
+    base = slugify(name)[:56] or "runbook"
+    slug, n = base, 2
+    while Runbook.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def version_content(data: dict, current: RunbookVersion | None = None) -> dict:
+    """The content of the next version: `data` over the current one."""
+    base = (
+        current.content()
+        if current
+        else {
+            "kind": "python",
+            "script": "",
+            "parameters": {},
+            "timeout_seconds": 300,
+            "secrets": [],
+            "queue": DEFAULT_QUEUE,
+        }
+    )
+    content = {name: data.get(name, base[name]) for name in RunbookVersion.CONTENT_FIELDS}
+    content["queue"] = content["queue"] or DEFAULT_QUEUE
+    return content
+
+
+def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, message="") -> RunbookVersion:
+    """Save runbook fields and, when the content changed, a new version.
+
+    `runbook` may be unsaved (a new runbook). Saving the same content again
+    makes no new version (the sha256 is the same).
+    """
+    creating = runbook.pk is None
+    current = None if creating else runbook.current_version
+    content = version_content(data, current)
+    before = None if creating else {"name": runbook.name, "version": current.number if current else None}
+    with transaction.atomic():
+        for name in ("name", "description", "tags"):
+            if name in data:
+                setattr(runbook, name, data[name])
+        if creating and not runbook.slug:
+            runbook.slug = unique_slug(runbook.name)
+        runbook.save()
+        version = current
+        if current is None or RunbookVersion.content_hash(content) != current.sha256:
+            number = (current.number + 1) if current else 1
+            version = RunbookVersion(runbook=runbook, number=number, author=author, message=message, **content)
+            version.save()
+            runbook.current_version = version
+            runbook.save(update_fields=["current_version", "updated_at"])
+        trail.record(
+            actor,
+            trail.Change(
+                "runbook.created" if creating else "runbook.updated",
+                "runbook",
+                runbook.slug,
+                before=before,
+                after={"name": runbook.name, "version": version.number, "sha256": version.sha256},
+            ),
+        )
+    return version
+
+
+def new_execution(runbook: Runbook, raw_parameters: dict, **fields) -> Execution:
+    """An unsaved execution of the runbook's current version. Parameters that
+    fail the schema give a `failed` execution with the reason: the attempt
+    stays visible in the history instead of vanishing."""
+    version = runbook.current_version
+    now = timezone.now()
+    execution = Execution(runbook=runbook, version=version, created_at=now, **fields)
+    try:
+        execution.parameters = params.validate(version.parameters, raw_parameters)
+    except params.ParameterError as exc:
+        execution.parameters = raw_parameters if isinstance(raw_parameters, dict) else {}
+        execution.status, execution.finished_at = Status.FAILED, now
+        execution.error = f"Invalid parameters: {exc}"
+        return execution
+    if execution.status == Status.QUEUED:
+        execution.enqueued_at = now
+    return execution
+
+
+def created_change(execution: Execution) -> trail.Change:
+    return trail.Change(
+        "execution.created",
+        "execution",
+        execution.id,
+        after={
+            "runbook": execution.runbook.slug,
+            "version": execution.version.number,
+            "status": execution.status,
+            "parameters": execution.parameters,
+            "event": execution.event_id,
+            "binding": execution.binding_id,
+        },
+    )
+
+
+def request_run(runbook: Runbook, raw_parameters: dict, user, actor: trail.Actor, request=None) -> Execution:
+    """A manual run. Raises ParameterError on bad parameters (the API's 400)."""
+    params.validate(runbook.current_version.parameters, raw_parameters)
+    execution = new_execution(runbook, raw_parameters, requested_by=user)
+    with transaction.atomic():
+        execution.save(force_insert=True)
+        trail.record(actor, created_change(execution), request=request)
+        enqueue_on_commit([execution])
+    return execution
+
+
+def enqueue_on_commit(executions: list[Execution]) -> None:
+    """Ring the broker's doorbell once the rows are committed. The row is the
+    work; a failed publish leaves it `queued` for the sweep to re-enqueue."""
+    jobs = [(str(e.id), e.version.queue) for e in executions if e.status == Status.QUEUED]
+    if jobs:
+        transaction.on_commit(lambda: publish(jobs), robust=True)
+
+
+def publish(jobs: list[tuple[str, str]]) -> None:
+    from runbooks.tasks import run_execution
+
+    for done, (execution_id, queue) in enumerate(jobs):
+        try:
+            run_execution.apply_async((execution_id,), queue=queue, retry=False)
+        except Exception:  # the broker is down: the rest would fail the same way
+            log.warning(
+                "broker unavailable: %d execution(s) left queued for the sweep", len(jobs) - done, exc_info=True
+            )
+            return
+
+
+def cancel(execution: Execution, actor: trail.Actor, request=None) -> bool:
+    """Ask to cancel. A queued run is cancelled at once; a running one is
+    stopped by its worker within a second. False if it had already ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        stopped = Execution.objects.filter(
+            pk=execution.pk, status__in=[Status.QUEUED, Status.AWAITING_APPROVAL]
+        ).update(status=Status.CANCELLED, cancel_requested_at=now, finished_at=now, error="Cancelled on request.")
+        flagged = stopped or Execution.objects.filter(
+            pk=execution.pk, status=Status.RUNNING, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=now)
+        if flagged:
+            trail.record(
+                actor,
+                trail.Change(
+                    "execution.cancel_requested", "execution", execution.pk, before={"status": execution.status}
+                ),
+                request=request,
+            )
+    execution.refresh_from_db()
+    return bool(flagged)

@@ -1,0 +1,48 @@
+"""Small builders for the objects tests need, through the real services."""
+
+from accounts.models import ApiToken
+from audit import trail
+from events.models import Binding, Source
+from runbooks import services
+from runbooks.models import Runbook
+
+HOST_SCHEMA = {"type": "object", "properties": {"host": {"type": "string"}}, "required": ["host"]}
+
+
+def make_runbook(
+    name="Restart service", script='print("hello")', kind="python", parameters=None, timeout_seconds=30, slug=""
+):
+    runbook = Runbook(name=name, slug=slug)
+    services.save_runbook(
+        runbook,
+        {
+            "kind": kind,
+            "script": script,
+            "parameters": parameters if parameters is not None else {},
+            "timeout_seconds": timeout_seconds,
+        },
+        trail.SYSTEM,
+    )
+    return runbook
+
+
+def make_source(slug="am", kind="alertmanager", **fields) -> tuple[Source, str]:
+    source = Source(slug=slug, name=slug.title(), kind=kind, **fields)
+    token = source.rotate_token()
+    source.save()
+    return source, token
+
+
+def make_binding(runbook, source=None, match=None, parameters=None, **fields) -> Binding:
+    return Binding.objects.create(
+        name=fields.pop("name", "binding"),
+        runbook=runbook,
+        source=source,
+        match=match if match is not None else [],
+        parameters=parameters or {},
+        **fields,
+    )
+
+
+def api_token(user) -> str:
+    return ApiToken.issue(user, "tests")[1]

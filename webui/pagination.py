@@ -1,0 +1,33 @@
+"""Keyset pagination for HTML lists: `?after=<cursor>` of the last row shown,
+so a page deep in a long history costs what the first one costs."""
+
+import base64
+import binascii
+from datetime import datetime
+
+from django.db.models import Q
+
+
+def encode(moment: datetime, pk) -> str:
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{pk}".encode()).decode()
+
+
+def decode(cursor: str):
+    try:
+        moment, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(moment), pk
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+def page(queryset, cursor: str | None, field: str, size: int = 50):
+    """(rows, next cursor or None), newest first by (`field`, pk)."""
+    queryset = queryset.order_by(f"-{field}", "-pk")
+    position = decode(cursor) if cursor else None
+    if position:
+        moment, pk = position
+        queryset = queryset.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "pk__lt": pk}))
+    rows = list(queryset[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, (encode(getattr(rows[-1], field), rows[-1].pk) if more else None)

@@ -1,0 +1,12 @@
+import json
+
+from django import template
+from django.core.serializers.json import DjangoJSONEncoder
+
+register = template.Library()
+
+
+@register.filter
+def as_json(value) -> str:
+    """Pretty JSON for <pre> blocks; the template still escapes it."""
+    return json.dumps(value, indent=2, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False)

@@ -1,0 +1,21 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from webui import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="webui/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("executions/", views.execution_list, name="execution_list"),
+    path("executions/<uuid:pk>/", views.execution_detail, name="execution_detail"),
+    path("executions/<uuid:pk>/log", views.execution_log, name="execution_log"),
+    path("executions/<uuid:pk>/cancel", views.execution_cancel, name="execution_cancel"),
+    path("runbooks/", views.runbook_list, name="runbook_list"),
+    path("runbooks/new/", views.runbook_new, name="runbook_new"),
+    path("runbooks/<slug:slug>/", views.runbook_detail, name="runbook_detail"),
+    path("events/", views.event_list, name="event_list"),
+    path("events/<uuid:pk>/", views.event_detail, name="event_detail"),
+    path("sources/", views.source_list, name="source_list"),
+    path("bindings/", views.binding_list, name="binding_list"),
+]

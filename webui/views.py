@@ -1,0 +1,210 @@
+"""Pages. Each view reads what it shows in a bounded number of queries and
+calls the same services as the API for anything that changes state."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.authentication import actor_of
+from events.models import Binding, Event, Source
+from runbooks import parameters as params
+from runbooks import services
+from runbooks.api import log_page
+from runbooks.models import Execution, Runbook
+from webui import pagination
+from webui.forms import RunbookForm, RunForm
+
+Status = Execution.Status
+
+
+def _executions():
+    return Execution.objects.select_related("runbook", "version", "event")
+
+
+@login_required
+def dashboard(request):
+    since = timezone.now() - timedelta(hours=24)
+    counts = dict(
+        Execution.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by()
+    )
+    return render(
+        request,
+        "webui/dashboard.html",
+        {
+            "counts": [(s.value, counts.get(s.value, 0)) for s in Status],
+            "running": _executions().filter(status=Status.RUNNING).order_by("-started_at")[:20],
+            "failures": _executions()
+            .filter(status__in=[Status.FAILED, Status.TIMED_OUT, Status.LOST])
+            .order_by("-created_at")[:10],
+            "recent": _executions().order_by("-created_at")[:15],
+        },
+    )
+
+
+@login_required
+def execution_list(request):
+    queryset = _executions()
+    status = request.GET.get("status", "")
+    runbook = request.GET.get("runbook", "")
+    if status in Status.values:
+        queryset = queryset.filter(status=status)
+    if runbook:
+        queryset = queryset.filter(runbook__slug=runbook)
+    rows, next_cursor = pagination.page(queryset, request.GET.get("after"), "created_at")
+    return render(
+        request,
+        "webui/execution_list.html",
+        {
+            "executions": rows,
+            "next_cursor": next_cursor,
+            "statuses": Status.values,
+            "status": status,
+            "runbook": runbook,
+        },
+    )
+
+
+def _get_execution(pk):
+    try:
+        return _executions().select_related("binding", "requested_by", "event__source").get(pk=pk)
+    except (Execution.DoesNotExist, ValueError):
+        raise Http404("No such execution.") from None
+
+
+@login_required
+def execution_detail(request, pk):
+    execution = _get_execution(pk)
+    log = log_page(execution, 0)
+    return render(request, "webui/execution_detail.html", {"execution": execution, **log})
+
+
+@login_required
+def execution_log(request, pk):
+    """The htmx poll: new lines, the status, and the next poll (none once done)."""
+    execution = _get_execution(pk)
+    try:
+        after = max(0, int(request.GET.get("after", 0)))
+    except ValueError:
+        after = 0
+    log = log_page(execution, after)
+    return render(request, "webui/execution_detail.html#log-update", {"execution": execution, **log})
+
+
+@login_required
+@require_POST
+def execution_cancel(request, pk):
+    execution = _get_execution(pk)
+    if services.cancel(execution, actor_of(request), request=request):
+        messages.success(request, "Cancel requested.")
+    else:
+        messages.info(request, f"This run had already ended ({execution.status}).")
+    return redirect("execution_detail", pk=execution.pk)
+
+
+@login_required
+def runbook_list(request):
+    runbooks = Runbook.objects.select_related("current_version").filter(current_version__isnull=False)
+    return render(request, "webui/runbook_list.html", {"runbooks": runbooks})
+
+
+@login_required
+def runbook_new(request):
+    form = RunbookForm(request.POST or None, initial={"kind": "python", "timeout_seconds": 300})
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        runbook = Runbook()
+        services.save_runbook(runbook, data, actor_of(request), author=request.user, message="Created")
+        messages.success(request, f"Runbook {runbook.name} created.")
+        return redirect("runbook_detail", slug=runbook.slug)
+    return render(request, "webui/runbook_form.html", {"form": form})
+
+
+@login_required
+def runbook_detail(request, slug):
+    runbook = get_object_or_404(
+        Runbook.objects.select_related("current_version"), slug=slug, current_version__isnull=False
+    )
+    form = RunForm(request.POST or None, initial={"parameters": params.defaults(runbook.current_version.parameters)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            execution = services.request_run(
+                runbook, form.cleaned_data["parameters"], request.user, actor_of(request), request=request
+            )
+        except params.ParameterError as exc:
+            form.add_error("parameters", str(exc))
+        else:
+            return redirect("execution_detail", pk=execution.pk)
+    return render(
+        request,
+        "webui/runbook_detail.html",
+        {
+            "runbook": runbook,
+            "version": runbook.current_version,
+            "form": form,
+            "executions": _executions().filter(runbook=runbook).order_by("-created_at")[:10],
+        },
+    )
+
+
+@login_required
+def event_list(request):
+    rows, next_cursor = pagination.page(Event.objects.select_related("source"), request.GET.get("after"), "received_at")
+    return render(request, "webui/event_list.html", {"events": rows, "next_cursor": next_cursor})
+
+
+@login_required
+def event_detail(request, pk):
+    try:
+        event = Event.objects.select_related("source").get(pk=pk)
+    except (Event.DoesNotExist, ValueError):
+        raise Http404("No such event.") from None
+    return render(
+        request,
+        "webui/event_detail.html",
+        {
+            "event": event,
+            "executions": _executions().filter(event=event).order_by("-created_at"),
+        },
+    )
+
+
+@login_required
+def source_list(request):
+    return render(request, "webui/source_list.html", {"sources": Source.objects.all()})
+
+
+@login_required
+def binding_list(request):
+    bindings = Binding.objects.select_related("source", "runbook")
+    return render(request, "webui/binding_list.html", {"bindings": bindings})
+
+
+# --- Error pages: JSON for the API and webhooks, HTML elsewhere ----------------
+
+
+def _error_page(request, status: int, title: str):
+    if request.path.startswith(("/api/", "/hooks/")):
+        return JsonResponse({"detail": title}, status=status)
+    return render(request, "webui/error.html", {"status": status, "title": title}, status=status)
+
+
+def bad_request(request, exception=None):
+    return _error_page(request, 400, "Bad request.")
+
+
+def forbidden(request, exception=None):
+    return _error_page(request, 403, "You may not do this.")
+
+
+def not_found(request, exception=None):
+    return _error_page(request, 404, "Not found.")
+
+
+def server_error(request):
+    return _error_page(request, 500, "Something went wrong on our side; it has been logged.")
