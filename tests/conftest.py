@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -93,12 +94,10 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             raise RuntimeError(f"the test worker did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        proc.wait()
+    # The tests are over: nothing is left to finish, and the whole group must
+    # be gone (with its database sessions) before the test database is dropped.
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
     log.close()
 
 
@@ -110,3 +109,11 @@ def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Expose each phase's report to fixtures (the browser screenshots failures)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,165 @@
+"""`make run`'s embedded default end to end: the supervisor command starts
+web, worker and beat on SQLite and the filesystem broker (no PostgreSQL, no
+Redis), the printed curl fires the demo binding, and Ctrl-C stops it all."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.worker
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose environment names our private var dir: what the run started."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return [pid for pid in pids if pid != os.getpid()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Output:
+    """Collects a child's output in a thread so it never blocks on a full pipe."""
+
+    def __init__(self, stream):
+        self.text = ""
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in iter(stream.readline, ""):
+            self.text += line
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    var_dir = tmp_path / "var"
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY", "STEWARD_ENCRYPTION_KEY")
+    }
+    env.update(
+        {"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1", "PORT": str(port), "STEWARD_VAR_DIR": str(var_dir)}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "run_steward"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = Output(proc.stdout)
+    try:
+        yield proc, output, f"http://127.0.0.1:{port}", env
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in processes_with(f"STEWARD_VAR_DIR={var_dir}"):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedded):
+    proc, output, base_url, env = embedded
+    wait_for(lambda: "Press Ctrl-C" in output.text, timeout=60, what=f"the start banner:\n{output.text}")
+    token = re.search(r"Bearer (sts_\w+)", output.text).group(1)
+    password = re.search(r"log in:\s+admin / (\S+)", output.text).group(1)
+    assert f"curl -sS -X POST {base_url}/hooks/demo" in output.text
+
+    def webhook():
+        request = urllib.request.Request(
+            f"{base_url}/hooks/demo",
+            method="POST",
+            data=json.dumps({"name": "DiskFull", "severity": "critical", "labels": {"instance": "web-01"}}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except (urllib.error.URLError, ConnectionError):
+            return None
+
+    status, body = wait_for(webhook, timeout=30, interval=0.2, what="the web server")
+    fired = time.monotonic()
+    assert status == 202 and len(body["executions"]) == 1
+    execution_id = body["executions"][0]
+
+    # The same, as a person: log in with the printed password and open the run.
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    login_page = opener.open(f"{base_url}/accounts/login/").read().decode()
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page).group(1)
+    opener.open(
+        urllib.request.Request(
+            f"{base_url}/accounts/login/",
+            method="POST",
+            data=f"username=admin&password={password}&csrfmiddlewaretoken={csrf}".encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Referer": f"{base_url}/accounts/login/"},
+        )
+    )
+
+    def succeeded_page():
+        html = opener.open(f"{base_url}/executions/{execution_id}/").read().decode()
+        return html if 'class="status status-succeeded">succeeded<' in html else None
+
+    html = wait_for(succeeded_page, timeout=5, interval=0.1, what="a succeeded execution")
+    assert time.monotonic() - fired < 5
+    assert "Checking disk usage on web-01" in html and "Freed 3.4 GiB" in html
+
+    # The API agrees, with a token from create_api_token.
+    made = subprocess.run(
+        [sys.executable, "manage.py", "create_api_token", "admin"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    api_token = made.stdout.strip().splitlines()[-1]
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/executions/{execution_id}", headers={"Authorization": f"Bearer {api_token}"}
+    )
+    detail = json.loads(urllib.request.urlopen(request, timeout=5).read())
+    assert detail["status"] == "succeeded" and detail["result"]["host"] == "web-01"
+
+    # Ctrl-C stops every process it started within 10 seconds.
+    started = processes_with(f"STEWARD_VAR_DIR={env['STEWARD_VAR_DIR']}")
+    assert len(started) >= 4  # supervisor, gunicorn, celery worker, beat (and their children)
+    asked = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=12)
+    assert time.monotonic() - asked < 10
+    time.sleep(0.2)
+    assert [pid for pid in started if alive(pid)] == []
