@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from accounts.authentication import actor_of
-from config.api import SLUG_PATTERN, UUID_PATTERN
+from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
 from runbooks import parameters as params
 from runbooks import services
 from runbooks.models import Execution, LogLine, Runbook, RunbookVersion
@@ -81,6 +81,10 @@ class VersionSerializer(serializers.ModelSerializer):
         fields = ["number", "sha256", "author", "message", "created_at", *RunbookVersion.CONTENT_FIELDS]
 
 
+class VersionPagination(CursorPagination):
+    ordering = "-number"
+
+
 class RunSerializer(serializers.Serializer):
     parameters = serializers.JSONField(required=False, default=dict)
 
@@ -126,8 +130,9 @@ class RunbookViewSet(
     @action(detail=True, methods=["get"])
     def versions(self, request, slug=None):
         runbook = self.get_object()
-        page = self.paginate_queryset(runbook.versions.select_related("author").order_by("-number"))
-        return self.get_paginated_response(VersionSerializer(page, many=True).data)
+        paginator = VersionPagination()
+        page = paginator.paginate_queryset(runbook.versions.select_related("author"), request, view=self)
+        return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
 
     @action(detail=True, methods=["post"], serializer_class=RunSerializer)
     def run(self, request, slug=None):
@@ -141,11 +146,6 @@ class RunbookViewSet(
         except params.ParameterError as exc:
             raise ValidationError({"parameters": [str(exc)]}) from None
         return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
-
-    def paginate_queryset(self, queryset):
-        if self.action == "versions":
-            self.paginator.ordering = "-number"
-        return super().paginate_queryset(queryset)
 
 
 class ExecutionSerializer(serializers.ModelSerializer):

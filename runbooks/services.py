@@ -79,16 +79,19 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
     return version
 
 
-def new_execution(runbook: Runbook, raw_parameters: dict, **fields) -> Execution:
+def new_execution(runbook: Runbook, raw_parameters: dict, strict: bool = False, **fields) -> Execution:
     """An unsaved execution of the runbook's current version. Parameters that
-    fail the schema give a `failed` execution with the reason: the attempt
-    stays visible in the history instead of vanishing."""
+    fail the schema raise ParameterError when `strict` (a person can fix the
+    request), else give a `failed` execution with the reason: an alert's
+    attempt stays visible in the history instead of vanishing."""
     version = runbook.current_version
     now = timezone.now()
     execution = Execution(runbook=runbook, version=version, created_at=now, **fields)
     try:
         execution.parameters = params.validate(version.parameters, raw_parameters)
     except params.ParameterError as exc:
+        if strict:
+            raise
         execution.parameters = raw_parameters if isinstance(raw_parameters, dict) else {}
         execution.status, execution.finished_at = Status.FAILED, now
         execution.error = f"Invalid parameters: {exc}"
@@ -116,8 +119,7 @@ def created_change(execution: Execution) -> trail.Change:
 
 def request_run(runbook: Runbook, raw_parameters: dict, user, actor: trail.Actor, request=None) -> Execution:
     """A manual run. Raises ParameterError on bad parameters (the API's 400)."""
-    params.validate(runbook.current_version.parameters, raw_parameters)
-    execution = new_execution(runbook, raw_parameters, requested_by=user)
+    execution = new_execution(runbook, raw_parameters, strict=True, requested_by=user)
     with transaction.atomic():
         execution.save(force_insert=True)
         trail.record(actor, created_change(execution), request=request)
