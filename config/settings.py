@@ -200,10 +200,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     (BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
     (BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
 else:
-    # Short socket timeouts: a broker outage must not stall a webhook.
+    # Short timeouts and one quick retry: a broker outage must not stall a
+    # webhook (the rows are committed; the sweep sends them later). Without
+    # max_retries a publish to a stopped Redis takes ~6 s.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_timeout": 5,
         "socket_connect_timeout": 2,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
         "visibility_timeout": 6 * 3600,
     }
 CELERY_TASK_SERIALIZER = "json"
@@ -218,6 +224,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Steward ------------------------------------------------------------------
+
+# Reliability (see runbooks/reliability.py and runbooks/worker_agent.py).
+STEWARD_HEARTBEAT_SECONDS = env_int("STEWARD_HEARTBEAT_SECONDS", 5)
+# A running execution silent this long is marked lost.
+STEWARD_LOST_AFTER_SECONDS = env_int("STEWARD_LOST_AFTER_SECONDS", 30)
+# A queued execution published this long ago and not started is sent again.
+STEWARD_REQUEUE_AFTER_SECONDS = env_int("STEWARD_REQUEUE_AFTER_SECONDS", 60)
+STEWARD_SWEEP_SECONDS = env_int("STEWARD_SWEEP_SECONDS", 5)
+# On SIGTERM a worker lets running runbooks go on this long, then stops them.
+STEWARD_SHUTDOWN_GRACE_SECONDS = env_int("STEWARD_SHUTDOWN_GRACE_SECONDS", 30)
+# /healthz wants a worker seen within this many seconds.
+STEWARD_WORKER_SEEN_SECONDS = env_int("STEWARD_WORKER_SEEN_SECONDS", 60)
+# /metrics without an API token only from these networks.
+STEWARD_METRICS_ALLOW = env_list("STEWARD_METRICS_ALLOW", "127.0.0.1/32,::1/128")
 
 STEWARD_RUNBOOK_USER = env_str("STEWARD_RUNBOOK_USER", "nobody")
 # Largest webhook body accepted (bytes); larger answers 413.

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from config.api import Router
 from events.api import BindingViewSet, EventViewSet, SourceViewSet
 from events.views import hook
+from runbooks import observability
 from runbooks.api import ExecutionViewSet, RunbookViewSet
 
 router = Router()
@@ -14,7 +15,9 @@ router.register("bindings", BindingViewSet, basename="binding")
 router.register("events", EventViewSet, basename="event")
 
 urlpatterns = [
-    re_path(r"^hooks/(?P<slug>[-a-zA-Z0-9_]+)/?$", hook, name="hook"),
+    re_path(r"^hooks/(?P<slug>[-a-zA-Z0-9_]+)/?$", observability.timed_webhook(hook), name="hook"),
+    re_path(r"^healthz/?$", observability.healthz, name="healthz"),
+    re_path(r"^metrics/?$", observability.metrics, name="metrics"),
     path("api/v1/", include(router.urls)),
     path("admin/", admin.site.urls),
     path("", include("webui.urls")),

@@ -1,15 +1,19 @@
-"""The worker's side of an execution: claim it, run it, record the outcome."""
+"""The worker's side of an execution: claim it, run it, record the outcome,
+then retry it or let the next run waiting for its slot go."""
 
 import logging
 import os
 import socket
+import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
-from runbooks.models import Execution, LogLine
+from runbooks import services
+from runbooks.models import Execution, LogLine, Runbook
 from runbooks.runners import process
 
 log = logging.getLogger(__name__)
@@ -18,10 +22,12 @@ HOST = socket.gethostname()
 
 
 class DatabaseSink:
-    """Stores a run's output in small batches and reads its cancel flag."""
+    """Stores a run's output in small batches; on check-in records a
+    heartbeat when one is due and reads the stop flags."""
 
     def __init__(self, execution: Execution):
         self.execution = execution
+        self.last_heartbeat = time.monotonic()
 
     def started(self, pid: int) -> None:
         Execution.objects.filter(pk=self.execution.pk).update(pgid=pid)
@@ -33,19 +39,72 @@ class DatabaseSink:
                 for line in lines
             )
             Execution.objects.filter(pk=self.execution.pk).update(log_count=lines[-1].n, heartbeat_at=timezone.now())
+        self.last_heartbeat = time.monotonic()
 
-    def cancel_requested(self) -> bool:
-        return Execution.objects.filter(pk=self.execution.pk, cancel_requested_at__isnull=False).exists()
-
-
-def claim(execution_id: str) -> bool:
-    """queued → running, once: a second delivery of the message finds nothing."""
-    now = timezone.now()
-    return bool(
-        Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update(
-            status=Status.RUNNING, started_at=now, heartbeat_at=now, host=HOST
+    def check_in(self) -> str | None:
+        if time.monotonic() - self.last_heartbeat >= settings.STEWARD_HEARTBEAT_SECONDS:
+            Execution.objects.filter(pk=self.execution.pk).update(heartbeat_at=timezone.now())
+            self.last_heartbeat = time.monotonic()
+        flags = (
+            Execution.objects.filter(pk=self.execution.pk)
+            .values_list("cancel_requested_at", "shutdown_requested_at")
+            .first()
         )
-    )
+        if flags is None or flags[0]:
+            return "cancel"
+        return "shutdown" if flags[1] else None
+
+
+def claim(execution_id: str, worker: str) -> bool:
+    """queued → running, once: a second delivery of the message finds nothing.
+
+    With a concurrency limit the runbook row is locked, so claims of the same
+    runbook are decided one at a time, on every worker: at the limit the run
+    waits for a slot (or is skipped, as the runbook says).
+    """
+    with transaction.atomic():
+        row = Execution.objects.select_related("runbook").filter(pk=execution_id, status=Status.QUEUED).first()
+        if row is None or (row.not_before and row.not_before > timezone.now()):
+            return False
+        runbook = row.runbook
+        if runbook.concurrency_limit:
+            Runbook.objects.select_for_update().filter(pk=runbook.pk).first()
+            running = Execution.objects.filter(
+                runbook=runbook, status=Status.RUNNING, concurrency_key=row.concurrency_key
+            ).count()
+            if running >= runbook.concurrency_limit:
+                _at_limit(row, runbook)
+                return False
+        now = timezone.now()
+        return bool(
+            Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update(
+                status=Status.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                host=HOST,
+                worker=worker,
+                waiting_for_slot=False,
+            )
+        )
+
+
+def _at_limit(row: Execution, runbook: Runbook) -> None:
+    key = f" for {row.concurrency_key!r}" if row.concurrency_key else ""
+    if runbook.on_concurrency_limit == Runbook.OnLimit.SKIP:
+        reason = f"Skipped: {runbook.concurrency_limit} run(s) of {runbook.slug}{key} already running."
+        now = timezone.now()
+        Execution.objects.filter(pk=row.pk, status=Status.QUEUED).update(
+            status=Status.SKIPPED, error=reason, finished_at=now
+        )
+        trail.record(
+            trail.SYSTEM,
+            trail.Change(
+                "execution.skipped", "execution", row.pk, before={"status": "queued"}, after={"reason": reason}
+            ),
+        )
+    else:
+        # Leaves the broker: the run that frees the slot (or the sweep) sends it again.
+        Execution.objects.filter(pk=row.pk, status=Status.QUEUED).update(waiting_for_slot=True, enqueued_at=None)
 
 
 def spec_for(execution: Execution) -> process.RunSpec:
@@ -85,8 +144,8 @@ def event_document(event) -> dict:
     }
 
 
-def run(execution_id: str) -> None:
-    if not claim(execution_id):
+def run(execution_id: str, worker: str = "") -> None:
+    if not claim(execution_id, worker):
         return
     execution = Execution.objects.select_related("runbook", "version", "event__source").get(pk=execution_id)
     with transaction.atomic():
@@ -97,7 +156,7 @@ def run(execution_id: str) -> None:
                 "execution",
                 execution.pk,
                 before={"status": "queued"},
-                after={"status": "running", "host": HOST},
+                after={"status": "running", "host": HOST, "worker": worker},
             ),
         )
     try:
@@ -108,10 +167,12 @@ def run(execution_id: str) -> None:
     finish(execution, outcome)
 
 
-def finish(execution: Execution, outcome: process.Outcome) -> None:
+def finish(execution: Execution, outcome: process.Outcome) -> bool:
+    """Record the outcome of a running execution; False if it was no longer
+    running (the reaper already marked it lost)."""
     now = timezone.now()
     with transaction.atomic():
-        Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
+        updated = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
             status=outcome.status,
             exit_code=outcome.exit_code,
             result=outcome.result,
@@ -119,6 +180,8 @@ def finish(execution: Execution, outcome: process.Outcome) -> None:
             finished_at=now,
             heartbeat_at=now,
         )
+        if not updated:
+            return False
         trail.record(
             trail.SYSTEM,
             trail.Change(
@@ -129,9 +192,76 @@ def finish(execution: Execution, outcome: process.Outcome) -> None:
                 after={"status": outcome.status, "exit_code": outcome.exit_code},
             ),
         )
-    log.info(
-        "execution %s %s in %.2fs",
-        execution.pk,
-        outcome.status,
-        (now - execution.started_at).total_seconds() if execution.started_at else 0.0,
+        execution.status = outcome.status
+        retry = schedule_retry(execution)
+    if retry is not None:
+        services.enqueue_on_commit([retry])
+    release_slot(execution.runbook, execution.concurrency_key)
+    started = execution.started_at or now
+    log.info("execution %s %s in %.2fs", execution.pk, outcome.status, (now - started).total_seconds())
+    return True
+
+
+def schedule_retry(execution: Execution) -> Execution | None:
+    """A new attempt when the runbook asks for retries of this status. Same
+    version and parameters; it waits out its backoff (doubling each attempt)
+    before the sweep sends it. Call inside the transaction that ended the run."""
+    runbook = execution.runbook
+    retry_on = runbook.retry_on or list(Runbook.RETRYABLE)
+    if execution.status not in retry_on or execution.attempt >= runbook.max_attempts:
+        return None
+    delay = runbook.retry_backoff_seconds * 2 ** (execution.attempt - 1)
+    now = timezone.now()
+    retry = Execution(
+        runbook=runbook,
+        version=execution.version,
+        parameters=execution.parameters,
+        event_id=execution.event_id,
+        binding_id=execution.binding_id,
+        requested_by_id=execution.requested_by_id,
+        attempt=execution.attempt + 1,
+        retry_of_id=execution.retry_of_id or execution.pk,
+        concurrency_key=execution.concurrency_key,
+        status=Status.QUEUED,
+        created_at=now,
+        not_before=now + timedelta(seconds=delay) if delay else None,
+        enqueued_at=None if delay else now,
     )
+    retry.save(force_insert=True)
+    trail.record(
+        trail.SYSTEM,
+        trail.Change(
+            "execution.retry_scheduled",
+            "execution",
+            retry.pk,
+            after={"retry_of": str(retry.retry_of_id), "attempt": retry.attempt, "after_seconds": delay},
+        ),
+    )
+    return retry
+
+
+def release_slot(runbook: Runbook, key: str) -> int:
+    """A run of a limited runbook ended: send the oldest runs waiting for this
+    slot. Locks the runbook row like `claim`, so no waiter is missed."""
+    if not runbook.concurrency_limit:
+        return 0
+    with transaction.atomic():
+        Runbook.objects.select_for_update().filter(pk=runbook.pk).first()
+        running = Execution.objects.filter(runbook=runbook, status=Status.RUNNING, concurrency_key=key).count()
+        free = runbook.concurrency_limit - running
+        if free <= 0:
+            return 0
+        waiting = list(
+            Execution.objects.select_related("version")
+            .filter(runbook=runbook, status=Status.QUEUED, waiting_for_slot=True, concurrency_key=key)
+            .order_by("created_at")[:free]
+        )
+        if not waiting:
+            return 0
+        Execution.objects.filter(pk__in=[x.pk for x in waiting]).update(
+            waiting_for_slot=False, enqueued_at=timezone.now()
+        )
+        for x in waiting:
+            x.status = Status.QUEUED
+        services.enqueue_on_commit(waiting)
+    return len(waiting)

@@ -10,6 +10,12 @@ DEFAULT_QUEUE = "steward"
 
 
 class Runbook(models.Model):
+    class OnLimit(models.TextChoices):
+        WAIT = "wait"  # stay queued until a slot frees up
+        SKIP = "skip"  # record the run as skipped, with the reason
+
+    RETRYABLE = ("failed", "timed_out", "lost")
+
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
@@ -17,6 +23,14 @@ class Runbook(models.Model):
     current_version = models.ForeignKey(
         "RunbookVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Retries are opt-in: 1 attempt means none.
+    max_attempts = models.PositiveSmallIntegerField(default=1)
+    retry_backoff_seconds = models.PositiveIntegerField(default=30)
+    retry_on = models.JSONField(default=list, blank=True)  # statuses among RETRYABLE; empty means all
+    # 0: no limit. The key template (e.g. "{{ params.host }}") limits per key.
+    concurrency_limit = models.PositiveIntegerField(default=0)
+    concurrency_key = models.CharField(max_length=200, blank=True)
+    on_concurrency_limit = models.CharField(max_length=8, choices=OnLimit.choices, default=OnLimit.WAIT)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -116,12 +130,19 @@ class Execution(models.Model):
     attempt = models.PositiveIntegerField(default=1)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
+    # Queued rows with no enqueued_at wait for the sweep: a retry's backoff
+    # (not_before) or a free concurrency slot (waiting_for_slot).
+    not_before = models.DateTimeField(null=True, blank=True)
+    waiting_for_slot = models.BooleanField(default=False)
+    concurrency_key = models.CharField(max_length=200, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    host = models.CharField(max_length=255, blank=True)
+    shutdown_requested_at = models.DateTimeField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True)  # the machine
+    worker = models.CharField(max_length=255, blank=True)  # the Celery node that claimed it
     pgid = models.IntegerField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
@@ -135,6 +156,7 @@ class Execution(models.Model):
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["runbook", "-created_at"]),
             models.Index(fields=["binding", "-created_at"]),
+            models.Index(fields=["runbook", "status", "concurrency_key"]),
         ]
 
     def __str__(self):
@@ -172,3 +194,23 @@ class LogLine(models.Model):
 
     def __str__(self):
         return f"{self.n} {self.stream}: {self.text[:60]}"
+
+
+class Worker(models.Model):
+    """A Celery worker process as it reports itself every few seconds: how
+    /healthz knows a worker was seen, and how a restarted worker finds the
+    runs its previous life left behind."""
+
+    name = models.CharField(max_length=255, unique=True)  # the Celery node name
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    queues = models.JSONField(default=list)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

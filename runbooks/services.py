@@ -2,12 +2,14 @@
 the webhook and the worker all call these, never the models' internals."""
 
 import logging
+import time
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from audit import trail
+from events import rendering
 from runbooks import parameters as params
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
 
@@ -89,16 +91,26 @@ def new_execution(runbook: Runbook, raw_parameters: dict, strict: bool = False, 
     execution = Execution(runbook=runbook, version=version, created_at=now, **fields)
     try:
         execution.parameters = params.validate(version.parameters, raw_parameters)
-    except params.ParameterError as exc:
+        execution.concurrency_key = concurrency_key(runbook, execution.parameters)
+    except (params.ParameterError, rendering.RenderError) as exc:
         if strict:
             raise
         execution.parameters = raw_parameters if isinstance(raw_parameters, dict) else {}
         execution.status, execution.finished_at = Status.FAILED, now
         execution.error = f"Invalid parameters: {exc}"
+        if isinstance(exc, rendering.RenderError):
+            execution.error = f"The concurrency key could not be rendered: {exc}"
         return execution
     if execution.status == Status.QUEUED:
         execution.enqueued_at = now
     return execution
+
+
+def concurrency_key(runbook: Runbook, parameters: dict) -> str:
+    """The slot a run takes under the runbook's concurrency limit."""
+    if not runbook.concurrency_limit or not runbook.concurrency_key:
+        return ""
+    return str(rendering.render(runbook.concurrency_key, {"params": parameters}))[:200]
 
 
 def created_change(execution: Execution) -> trail.Change:
@@ -135,13 +147,25 @@ def enqueue_on_commit(executions: list[Execution]) -> None:
         transaction.on_commit(lambda: publish(jobs), robust=True)
 
 
+# After a failed publish this process leaves the broker alone for a few
+# seconds: every request would otherwise pay the failed connect again. The
+# executions stay queued and the sweep sends them.
+PUBLISH_PAUSE_SECONDS = 5.0
+_broker_down_until = 0.0
+
+
 def publish(jobs: list[tuple[str, str]]) -> None:
+    global _broker_down_until
     from runbooks.tasks import run_execution
 
+    if time.monotonic() < _broker_down_until:
+        log.info("broker recently unavailable: %d execution(s) left queued for the sweep", len(jobs))
+        return
     for done, (execution_id, queue) in enumerate(jobs):
         try:
             run_execution.apply_async((execution_id,), queue=queue, retry=False)
         except Exception:  # the broker is down: the rest would fail the same way
+            _broker_down_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
             log.warning(
                 "broker unavailable: %d execution(s) left queued for the sweep", len(jobs) - done, exc_info=True
             )

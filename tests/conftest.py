@@ -1,6 +1,8 @@
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,62 +45,123 @@ def database_url() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
+# Fast reliability timings for every process the tests start: a silent run
+# is lost after 5 s, the sweep runs every second.
+FAST_TIMINGS = {
+    "STEWARD_HEARTBEAT_SECONDS": "1",
+    "STEWARD_LOST_AFTER_SECONDS": "5",
+    "STEWARD_SWEEP_SECONDS": "1",
+    "STEWARD_REQUEUE_AFTER_SECONDS": "3",
+}
+
+
 def child_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": database_url(), **extra})
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": database_url(), **FAST_TIMINGS})
+    env.update(extra)
     return env
 
 
-def _purge_default_queue() -> None:
+def _purge(queue: str) -> None:
     from config.celery import app
 
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_declare(settings.CELERY_TASK_DEFAULT_QUEUE, durable=True, auto_delete=False)
-        conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+        conn.default_channel.queue_declare(queue, durable=True, auto_delete=False)
+        conn.default_channel.queue_purge(queue)
+
+
+class WorkerProcess:
+    """A real `celery worker` process on the test database."""
+
+    def __init__(self, log_dir: Path, queues: list[str], name: str, concurrency: int = 2, **env):
+        self.name = f"{name}@{socket.gethostname()}"
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "a")  # noqa: SIM115  (open for the worker's whole life)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                ",".join(queues),
+                "--concurrency",
+                str(concurrency),
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+                "-n",
+                self.name,
+            ],
+            cwd=settings.BASE_DIR,
+            env=child_env(**env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while "ready." not in self.log_path.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {name} did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool (not the runbooks: they have their own sessions)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._log.close()
 
 
 @pytest.fixture(scope="session")
 def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process on the test database and the test broker."""
-    _purge_default_queue()
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    log = open(log_path, "w")  # noqa: SIM115  (open for the worker's whole life)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
-            "--concurrency",
-            "2",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"test-{uuid.uuid4().hex[:8]}@%h",
-        ],
-        cwd=settings.BASE_DIR,
-        env=child_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    _purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+    process = WorkerProcess(
+        tmp_path_factory.mktemp("worker"), [settings.CELERY_TASK_DEFAULT_QUEUE], f"test-{uuid.uuid4().hex[:8]}"
     )
-    deadline = time.monotonic() + 30
-    while "ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the test worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.1)
-    yield proc
+    yield process.proc
     # The tests are over: nothing is left to finish, and the whole group must
     # be gone (with its database sessions) before the test database is dropped.
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    log.close()
+    process.kill()
+    with django_db_blocker.unblock():
+        _wait_for_other_sessions_to_close()
+
+
+def _wait_for_other_sessions_to_close(timeout: float = 5.0) -> None:
+    """PostgreSQL ends a killed process's session a moment later; dropping the
+    test database before that fails."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def workers(tmp_path, django_db_blocker):
+    """Start extra workers on queues of a test's own; all killed at the end."""
+    started = []
+
+    def start(queues, name, **kwargs):
+        for queue in queues:
+            _purge(queue)
+        process = WorkerProcess(tmp_path, queues, name, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.kill()
 
 
 def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):

@@ -10,9 +10,18 @@ HOST_SCHEMA = {"type": "object", "properties": {"host": {"type": "string"}}, "re
 
 
 def make_runbook(
-    name="Restart service", script='print("hello")', kind="python", parameters=None, timeout_seconds=30, slug=""
+    name="Restart service",
+    script='print("hello")',
+    kind="python",
+    parameters=None,
+    timeout_seconds=30,
+    slug="",
+    queue="",
+    **policy,
 ):
-    runbook = Runbook(name=name, slug=slug)
+    """A runbook through the real service; `policy` sets retry and
+    concurrency fields (max_attempts, concurrency_limit, ...)."""
+    runbook = Runbook(name=name, slug=slug, **policy)
     services.save_runbook(
         runbook,
         {
@@ -20,6 +29,7 @@ def make_runbook(
             "script": script,
             "parameters": parameters if parameters is not None else {},
             "timeout_seconds": timeout_seconds,
+            "queue": queue,
         },
         trail.SYSTEM,
     )

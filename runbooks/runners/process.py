@@ -4,10 +4,11 @@ event files, a result file, its own session and process group, a timeout that
 kills the whole group, and output read line by line while it runs.
 
 This module knows nothing about the database: the caller passes a `Sink` that
-stores lines and answers whether a cancel was asked for.
+stores lines and, when checked in with, says whether the run must stop.
 """
 
 import contextlib
+import ctypes
 import json
 import os
 import pwd
@@ -53,7 +54,7 @@ class Line:
 
 @dataclass
 class Outcome:
-    status: str  # succeeded, failed, timed_out, cancelled
+    status: str  # succeeded, failed, timed_out, cancelled, lost (its worker shut down)
     exit_code: int | None = None
     result: object = None
     error: str = ""
@@ -62,7 +63,9 @@ class Outcome:
 class Sink(Protocol):
     def started(self, pid: int) -> None: ...
     def lines(self, lines: list[Line]) -> None: ...
-    def cancel_requested(self) -> bool: ...
+    def check_in(self) -> str | None:
+        """Called every fraction of a second: records that the run is alive
+        (when due) and answers "cancel" or "shutdown" when it must stop."""
 
 
 def param_env_name(name: str) -> str:
@@ -120,6 +123,7 @@ def run(spec: RunSpec, sink: Sink) -> Outcome:
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # own session and process group
                 close_fds=True,
+                preexec_fn=_die_with_parent,
                 **identity,
             )
         except OSError as exc:
@@ -134,6 +138,40 @@ def run(spec: RunSpec, sink: Sink) -> Outcome:
         return outcome
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """In the child, after the switch of user: SIGKILL when the worker process
+    supervising it dies, so a killed worker leaves no runbook running."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def kill_orphans(pgid: int, execution_id: str) -> int:
+    """Kill what is left of a run whose supervisor died: the processes of its
+    group whose environment names the execution (a reused pgid is not ours).
+    Returns how many processes were found."""
+    marker = f"STEWARD_EXECUTION_ID={execution_id}".encode()
+    found = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(fields[2]) != pgid:  # field 5 of stat: the process group
+                continue
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if marker not in f.read().split(b"\0"):
+                    continue
+            os.kill(int(entry.name), signal.SIGKILL)
+            found += 1
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def _write_json(path: str, value) -> None:
@@ -161,7 +199,7 @@ class _Supervisor:
 
     FLUSH_SECONDS = 0.2
     FLUSH_LINES = 500
-    CANCEL_POLL_SECONDS = 0.25
+    CHECK_IN_SECONDS = 0.25
     # After the main process exits, how long leftover children may keep
     # writing before their group is killed.
     DRAIN_SECONDS = 0.5
@@ -174,7 +212,7 @@ class _Supervisor:
         self.n = 0
         self.output_bytes = 0
         self.truncated = False
-        self.stop_reason: str | None = None  # timed_out or cancelled
+        self.stop_reason: str | None = None  # timed_out, cancel or shutdown
         self.kill_at: float | None = None
 
     def supervise(self) -> Outcome:
@@ -184,7 +222,7 @@ class _Supervisor:
             selector.register(pipe, selectors.EVENT_READ, stream)
         start = time.monotonic()
         deadline = start + self.spec.timeout_seconds
-        last_flush = last_cancel_check = start
+        last_flush = last_check_in = start
         drain_until = None
         leftovers_killed = False
         try:
@@ -201,10 +239,11 @@ class _Supervisor:
                 if self.pending and (now - last_flush >= self.FLUSH_SECONDS or len(self.pending) >= self.FLUSH_LINES):
                     self.flush()
                     last_flush = now
-                if self.stop_reason is None and now - last_cancel_check >= self.CANCEL_POLL_SECONDS:
-                    last_cancel_check = now
-                    if self.sink.cancel_requested():
-                        self._stop("cancelled", grace=min(1.0, self.spec.kill_grace_seconds))
+                if now - last_check_in >= self.CHECK_IN_SECONDS:
+                    last_check_in = now
+                    stop = self.sink.check_in()
+                    if stop and self.stop_reason is None:
+                        self._stop(stop, grace=min(1.0, self.spec.kill_grace_seconds))
                 if self.stop_reason is None and now >= deadline:
                     self._stop("timed_out", grace=self.spec.kill_grace_seconds)
                 if self.kill_at is not None and now >= self.kill_at:
@@ -231,8 +270,10 @@ class _Supervisor:
         code = self.proc.returncode
         if self.stop_reason == "timed_out":
             return Outcome("timed_out", code, error=f"Timed out after {self.spec.timeout_seconds:g} seconds.")
-        if self.stop_reason == "cancelled":
+        if self.stop_reason == "cancel":
             return Outcome("cancelled", code, error="Cancelled on request.")
+        if self.stop_reason == "shutdown":
+            return Outcome("lost", code, error="Stopped because its worker shut down before the run ended.")
         if code == 0:
             return Outcome("succeeded", 0)
         if code < 0:

@@ -24,8 +24,10 @@ class ListSink:
         self.batches += 1
         self.collected.extend(lines)
 
-    def cancel_requested(self):
-        return self.cancel_after is not None and time.monotonic() - self.started_at > self.cancel_after
+    def check_in(self):
+        if self.cancel_after is not None and time.monotonic() - self.started_at > self.cancel_after:
+            return "cancel"
+        return None
 
     def texts(self, stream=None):
         return [line.text for line in self.collected if stream is None or line.stream == stream]

@@ -11,10 +11,7 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import transaction
-from django.utils import timezone
 
-from audit import trail
 from runbooks import demo
 from runbooks.execution import HOST
 from runbooks.models import DEFAULT_QUEUE, Execution, RunbookVersion
@@ -116,7 +113,6 @@ class Command(BaseCommand):
         self.stop()
 
     def stop(self) -> None:
-        cancel_local_runs()
         for child in self.children:
             child.terminate()  # the leader only: it stops its own children in order
         deadline = time.monotonic() + STOP_SECONDS
@@ -135,25 +131,9 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def cancel_local_runs() -> None:
-    """Runbooks run in their own process groups; ask their runners to stop
-    them (within a second) so the worker can shut down cleanly."""
-    now = timezone.now()
-    running = Execution.objects.filter(status=Execution.Status.RUNNING, host=HOST, cancel_requested_at__isnull=True)
-    with transaction.atomic():
-        ids = list(running.values_list("id", flat=True))
-        if ids:
-            Execution.objects.filter(id__in=ids).update(cancel_requested_at=now)
-            trail.record_many(
-                trail.SYSTEM,
-                [
-                    trail.Change("execution.cancel_requested", "execution", pk, after={"reason": "Steward is stopping"})
-                    for pk in ids
-                ],
-            )
-
-
 def local_run_groups() -> list[int]:
+    """Runbooks run in their own process groups: what the worker could not
+    stop in time is killed here."""
     return list(
         Execution.objects.filter(status=Execution.Status.RUNNING, host=HOST, pgid__isnull=False).values_list(
             "pgid", flat=True

@@ -1,0 +1,102 @@
+"""The sweep that keeps the database the source of truth: nothing queued is
+forgotten, nothing running is left "running" after its worker is gone.
+
+Every worker's agent thread (runbooks/worker_agent.py) runs `sweep()` every
+few seconds. Each step takes a bounded batch and changes rows with
+conditional updates, so several workers sweeping at once is harmless.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from audit import trail
+from runbooks import execution as runs
+from runbooks import services
+from runbooks.models import Execution, Runbook
+from runbooks.runners.process import kill_orphans
+
+log = logging.getLogger(__name__)
+Status = Execution.Status
+BATCH = 500
+
+
+def sweep() -> dict:
+    return {"requeued": requeue(), "lost": reap_lost(), "released": release_stuck_waiters()}
+
+
+def requeue(now=None) -> int:
+    """Send again what the broker may have lost (published long ago, still
+    queued) and what waits for nothing any more (a retry's backoff is over)."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.STEWARD_REQUEUE_AFTER_SECONDS)
+    due = Q(enqueued_at__isnull=True) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+    candidates = Execution.objects.filter(status=Status.QUEUED, waiting_for_slot=False).filter(
+        due | Q(enqueued_at__lt=stale)
+    )
+    with transaction.atomic():
+        rows = list(candidates.select_related("version").order_by("created_at")[:BATCH])
+        if not rows:
+            return 0
+        Execution.objects.filter(pk__in=[x.pk for x in rows]).update(enqueued_at=now)
+        services.enqueue_on_commit(rows)
+    log.info("sweep: sent %d queued execution(s) to the broker again", len(rows))
+    return len(rows)
+
+
+def reap_lost(now=None) -> int:
+    """Mark `lost` the runs whose worker stopped sending heartbeats; kill what
+    is left of them on this machine; retry them when the runbook says so."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.STEWARD_LOST_AFTER_SECONDS)
+    silent = Execution.objects.select_related("runbook", "version").filter(
+        status=Status.RUNNING, heartbeat_at__lt=cutoff
+    )
+    reaped = 0
+    for execution in silent.order_by("heartbeat_at")[:BATCH]:
+        if mark_lost(execution, f"Its worker {execution.worker or execution.host} stopped responding.", now):
+            reaped += 1
+    return reaped
+
+
+def mark_lost(execution: Execution, why: str, now=None) -> bool:
+    now = now or timezone.now()
+    if execution.host == runs.HOST and execution.pgid:
+        kill_orphans(execution.pgid, str(execution.pk))
+    error = f"Lost: {why} The runbook's outcome is unknown."
+    with transaction.atomic():
+        updated = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
+            status=Status.LOST, finished_at=now, error=error
+        )
+        if not updated:
+            return False
+        trail.record(
+            trail.SYSTEM,
+            trail.Change(
+                "execution.lost", "execution", execution.pk, before={"status": "running"}, after={"error": why}
+            ),
+        )
+        execution.status = Status.LOST
+        retry = runs.schedule_retry(execution)
+    if retry is not None:
+        services.enqueue_on_commit([retry])
+    runs.release_slot(execution.runbook, execution.concurrency_key)
+    log.warning("execution %s lost: %s", execution.pk, why)
+    return True
+
+
+def release_stuck_waiters() -> int:
+    """A safety net for runs waiting for a slot: if no run of theirs is going
+    (the one that should have released them died), send the oldest again."""
+    groups = (
+        Execution.objects.filter(status=Status.QUEUED, waiting_for_slot=True)
+        .values("runbook_id", "concurrency_key")
+        .annotate(n=Count("id"))
+        .order_by()[:100]
+    )
+    runbooks = Runbook.objects.in_bulk({group["runbook_id"] for group in groups})
+    return sum(runs.release_slot(runbooks[g["runbook_id"]], g["concurrency_key"]) for g in groups)
