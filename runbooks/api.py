@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import actor_of
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
+from events import rendering
 from runbooks import parameters as params
 from runbooks import services
 from runbooks.models import Execution, LogLine, Runbook, RunbookVersion
@@ -31,6 +32,22 @@ class RunbookSerializer(serializers.Serializer):
     secrets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
     queue = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     message = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
+    # Run policy (not part of a version: changing it changes no code).
+    max_attempts = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    retry_backoff_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
+    retry_on = serializers.ListField(
+        child=serializers.ChoiceField(choices=Runbook.RETRYABLE), required=False, max_length=3
+    )
+    concurrency_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    concurrency_key = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    on_concurrency_limit = serializers.ChoiceField(choices=Runbook.OnLimit.choices, required=False)
+
+    def validate_concurrency_key(self, value):
+        try:
+            rendering.check({"concurrency_key": value})
+        except rendering.RenderError as exc:
+            raise ValidationError(str(exc)) from None
+        return value
 
     def validate_parameters(self, value):
         try:
@@ -66,6 +83,7 @@ class RunbookSerializer(serializers.Serializer):
             "description": runbook.description,
             "tags": runbook.tags,
             **version.content(),
+            **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
             "version": version.number,
             "sha256": version.sha256,
             "created_at": runbook.created_at,

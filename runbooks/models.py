@@ -15,6 +15,14 @@ class Runbook(models.Model):
         SKIP = "skip"  # record the run as skipped, with the reason
 
     RETRYABLE = ("failed", "timed_out", "lost")
+    POLICY_FIELDS = (
+        "max_attempts",
+        "retry_backoff_seconds",
+        "retry_on",
+        "concurrency_limit",
+        "concurrency_key",
+        "on_concurrency_limit",
+    )
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=100)

@@ -53,9 +53,9 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
     creating = runbook.pk is None
     current = None if creating else runbook.current_version
     content = version_content(data, current)
-    before = None if creating else {"name": runbook.name, "version": current.number if current else None}
+    before = None if creating else _audited(runbook, current)
     with transaction.atomic():
-        for name in ("name", "description", "tags"):
+        for name in ("name", "description", "tags", *Runbook.POLICY_FIELDS):
             if name in data:
                 setattr(runbook, name, data[name])
         if creating and not runbook.slug:
@@ -75,10 +75,25 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
                 "runbook",
                 runbook.slug,
                 before=before,
-                after={"name": runbook.name, "version": version.number, "sha256": version.sha256},
+                after={
+                    "name": runbook.name,
+                    "version": version.number,
+                    "sha256": version.sha256,
+                    **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
+                },
             ),
         )
     return version
+
+
+def _audited(runbook: Runbook, version: RunbookVersion | None) -> dict:
+    """What the audit trail keeps of a runbook: its name, version and policy."""
+    return {
+        "name": runbook.name,
+        "version": version.number if version else None,
+        "sha256": version.sha256 if version else None,
+        **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
+    }
 
 
 def new_execution(runbook: Runbook, raw_parameters: dict, strict: bool = False, **fields) -> Execution:

@@ -127,24 +127,26 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     # The tests are over: nothing is left to finish, and the whole group must
     # be gone (with its database sessions) before the test database is dropped.
     process.kill()
-    with django_db_blocker.unblock():
-        _wait_for_other_sessions_to_close()
 
 
-def _wait_for_other_sessions_to_close(timeout: float = 5.0) -> None:
-    """PostgreSQL ends a killed process's session a moment later; dropping the
-    test database before that fails."""
+@pytest.fixture(scope="session", autouse=True)
+def _no_session_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """Torn down last, just before the test database is dropped: PostgreSQL
+    ends a killed worker's session a moment after the kill, and the live
+    server's request threads may leave one open; dropping the database with a
+    session still on it fails."""
+    yield
     if connection.vendor != "postgresql":
         return
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+            cursor.execute(f"SELECT count(*) {others}")
             if cursor.fetchone()[0] == 0:
                 return
             time.sleep(0.1)
+        cursor.execute(f"SELECT pg_terminate_backend(pid) {others}")
 
 
 @pytest.fixture

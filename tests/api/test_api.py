@@ -104,7 +104,7 @@ def test_source_token_is_shown_once(api):
 
 
 def test_unsupported_source_kind_is_400(api):
-    response = send(api, "post", "/api/v1/sources/", {"name": "PD", "kind": "pagerduty"})
+    response = send(api, "post", "/api/v1/sources/", {"name": "Nagios", "kind": "nagios"})
     assert response.status_code == 400 and "kind" in response.json()["errors"]
 
 
@@ -209,3 +209,31 @@ def test_create_api_token_prints_a_working_token_last(client, user):
     token = out.getvalue().strip().splitlines()[-1]
     assert token.startswith("stw_")
     assert client.get("/api/v1/runbooks/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
+
+
+def test_run_policy_is_set_through_the_api_without_a_new_version(api):
+    send(api, "post", "/api/v1/runbooks/", RUNBOOK)
+    response = send(
+        api,
+        "patch",
+        "/api/v1/runbooks/restart-nginx/",
+        {
+            "max_attempts": 3,
+            "retry_backoff_seconds": 10,
+            "retry_on": ["lost"],
+            "concurrency_limit": 1,
+            "concurrency_key": "{{ params.host }}",
+            "on_concurrency_limit": "skip",
+        },
+    )
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["version"] == 1
+    assert (body["max_attempts"], body["retry_on"], body["concurrency_key"]) == (3, ["lost"], "{{ params.host }}")
+    for bad in (
+        {"max_attempts": 0},
+        {"retry_on": ["succeeded"]},
+        {"concurrency_key": "{{ oops"},
+        {"on_concurrency_limit": "queue"},
+    ):
+        assert send(api, "patch", "/api/v1/runbooks/restart-nginx/", bad).status_code == 400, bad
