@@ -32,7 +32,7 @@ RUN groupadd --system --gid 10001 steward \
     && useradd --system --no-log-init --uid 10001 --gid steward \
         --home-dir /app --no-create-home --shell /usr/sbin/nologin steward \
     && SECRET_KEY=build-only-not-secret \
-       STEWARD_ENCRYPTION_KEY=build-only-not-secret \
+       STEWARD_ENCRYPTION_KEY=YnVpbGQtb25seS1ub3Qtc2VjcmV0LWtleS0wMDAwMDA= \
        STEWARD_VAR_DIR=/tmp/steward-build-var \
        python manage.py collectstatic --noinput \
     && rm -rf /tmp/steward-build-var /app/var \

@@ -41,9 +41,18 @@ if not SECRET_KEY:
     SECRET_KEY = _dev_secret_key()
 
 STEWARD_ENCRYPTION_KEY = env_str("STEWARD_ENCRYPTION_KEY")
-if not STEWARD_ENCRYPTION_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("STEWARD_ENCRYPTION_KEY must be set when DEBUG is off.")
+if STEWARD_ENCRYPTION_KEY:
+    # Refuse a key Fernet cannot use now, not at the first secret saved.
+    try:
+        if len(base64.urlsafe_b64decode(STEWARD_ENCRYPTION_KEY.encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            "STEWARD_ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes (a Fernet key)."
+        ) from None
+elif not DEBUG:
+    raise ImproperlyConfigured("STEWARD_ENCRYPTION_KEY must be set when DEBUG is off.")
+else:
     # Dev only: a Fernet-shaped key derived from the dev secret key.
     STEWARD_ENCRYPTION_KEY = base64.urlsafe_b64encode(
         hashlib.sha256(("steward-encryption:" + SECRET_KEY).encode()).digest()
@@ -129,7 +138,15 @@ if CACHE_URL.startswith(("redis://", "rediss://")):
 elif CACHE_URL:
     raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL (or unset for the database), not {CACHE_URL!r}")
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "steward_cache"}}
+    # Room for a day of webhook delivery ids: past MAX_ENTRIES the database
+    # cache culls a third of its keys at random. Redis is the better home.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "steward_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- Auth and sessions --------------------------------------------------------
 

@@ -5,7 +5,6 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
-from django.utils.text import slugify
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -14,12 +13,15 @@ from rest_framework.response import Response
 from accounts.authentication import actor_of
 from audit import trail
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
+from config.slugs import unique_slug
 from events import matching, paths, rendering, services
 from events.models import Binding, Event, Source
-from events.sources import ADAPTERS
+from events.sources import ADAPTERS, generic
 from runbooks.models import Execution, Runbook
 
 MAPPING_FIELDS = {"name", "status", "severity", "fingerprint", "summary", "labels", "annotations"}
+# Kinds whose signatures use a signing secret, and whether it is required.
+SIGNING_SECRET_REQUIRED = {"pagerduty": True, "generic": False}
 
 
 def webhook_url(source: Source) -> str:
@@ -30,11 +32,31 @@ class SourceSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(max_length=64, required=False)
     kind = serializers.ChoiceField(choices=sorted(ADAPTERS))
     webhook_url = serializers.SerializerMethodField()
+    preset = serializers.ChoiceField(choices=["", *sorted(generic.PRESETS)], required=False, allow_blank=True)
+    # Write-only: it goes in, encrypted, and never comes back out.
+    signing_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, min_length=16, max_length=255
+    )
+    has_signing_secret = serializers.SerializerMethodField()
 
     class Meta:
         model = Source
-        fields = ["slug", "name", "kind", "rate_limit_per_minute", "mapping", "webhook_url", "created_at"]
+        fields = [
+            "slug",
+            "name",
+            "kind",
+            "rate_limit_per_minute",
+            "mapping",
+            "preset",
+            "signing_secret",
+            "has_signing_secret",
+            "webhook_url",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
+
+    def get_has_signing_secret(self, source) -> bool:
+        return bool(source.signing_secret_encrypted)
 
     def get_webhook_url(self, source) -> str:
         return webhook_url(source)
@@ -57,6 +79,24 @@ class SourceSerializer(serializers.ModelSerializer):
                 raise ValidationError(f"{field}: {exc}") from None
         return value
 
+    def validate(self, attrs):
+        """What depends on the kind: presets are for generic sources, and a
+        signing secret for pagerduty (required) and generic (optional)."""
+        instance = self.instance
+        kind = attrs.get("kind", instance.kind if instance else None)
+        preset = attrs.get("preset", instance.preset if instance else "")
+        if preset and kind != "generic":
+            raise ValidationError({"preset": ["only generic sources take a preset"]})
+        if "signing_secret" in attrs:
+            secret = bool(attrs["signing_secret"])  # "" clears it
+        else:
+            secret = bool(instance and instance.signing_secret_encrypted)
+        if secret and kind not in SIGNING_SECRET_REQUIRED:
+            raise ValidationError({"signing_secret": [f"{kind} sources do not use a signing secret"]})
+        if SIGNING_SECRET_REQUIRED.get(kind) and not secret:
+            raise ValidationError({"signing_secret": [f"{kind} sources need the signing secret of their webhook"]})
+        return attrs
+
 
 class SourceViewSet(
     mixins.CreateModelMixin,
@@ -73,7 +113,7 @@ class SourceViewSet(
     def perform_create(self, serializer):
         data = serializer.validated_data
         source = Source(**data)
-        source.slug = data.get("slug") or unique_source_slug(data["name"])
+        source.slug = data.get("slug") or unique_slug(Source, data["name"], "source")
         token = source.rotate_token()
         with transaction.atomic():
             source.save()
@@ -88,25 +128,18 @@ class SourceViewSet(
         before = SourceSerializer(serializer.instance).data
         with transaction.atomic():
             serializer.save()
+            after = dict(serializer.data)
+            if "signing_secret" in serializer.validated_data:
+                after["signing_secret_changed"] = True  # the audit says so, never the secret
             trail.record(
                 actor_of(self.request),
-                trail.Change(
-                    "source.updated", "source", serializer.instance.slug, before=before, after=serializer.data
-                ),
+                trail.Change("source.updated", "source", serializer.instance.slug, before=before, after=after),
             )
 
     def create(self, request, *args, **kwargs):
         response = super().create(request, *args, **kwargs)
         response.data["token"] = self._token  # shown here and never again
         return response
-
-
-def unique_source_slug(name: str) -> str:
-    base = slugify(name)[:56] or "source"
-    slug, n = base, 2
-    while Source.objects.filter(slug=slug).exists():
-        slug, n = f"{base}-{n}", n + 1
-    return slug
 
 
 class BindingSerializer(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts import tokens
+from events import crypto
 
 SOURCE_TOKEN_PREFIX = "sts"
 
@@ -26,6 +27,13 @@ class Source(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(default=10000)
     # generic sources: where name, severity, status... live in the payload.
     mapping = models.JSONField(default=dict, blank=True)
+    # generic sources: a known tool's payload shape (datadog, splunk, ...),
+    # applied under `mapping`.
+    preset = models.CharField(max_length=32, blank=True, default="")
+    # pagerduty (required) and generic (optional) sources: the HMAC key of
+    # their signatures, encrypted at rest. Read and set through
+    # `signing_secret`.
+    signing_secret_encrypted = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -44,6 +52,18 @@ class Source(models.Model):
         if parsed is None or parsed[0] != self.token_id:
             return False
         return tokens.secret_matches(parsed[1], self.token_hash)
+
+    @property
+    def signing_secret(self) -> str:
+        """The signing secret in clear, or "" when there is none (or it
+        cannot be decrypted any more, which then fails every signature)."""
+        if not self.signing_secret_encrypted:
+            return ""
+        return crypto.decrypt(self.signing_secret_encrypted) or ""
+
+    @signing_secret.setter
+    def signing_secret(self, value: str) -> None:
+        self.signing_secret_encrypted = crypto.encrypt(value) if value else ""
 
 
 class Event(models.Model):

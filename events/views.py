@@ -1,11 +1,11 @@
 """POST /hooks/<slug>: the one door monitoring tools knock on.
 
-A plain Django view (not DRF, no CSRF): it authenticates only the source's
-token, and answers 202 only once the events are committed.
+A plain Django view (not DRF, no CSRF). In order: the source's token, the
+body (type, size, JSON), the kind's signature, the source's rate limit, then
+the kind's adapter turns the body into events, stored in one transaction:
+202 only once they are committed. Whatever is refused stores nothing.
 """
 
-import base64
-import binascii
 import json
 import logging
 
@@ -15,10 +15,11 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from events import services
+from events import limits, services
+from events.credentials import presented_token
 from events.models import Source
 from events.sources import ADAPTERS
-from events.sources.base import PayloadError
+from events.sources.base import PayloadError, SignatureError, UpstreamError
 
 log = logging.getLogger(__name__)
 JSON_TYPES = ("application/json",)
@@ -31,19 +32,17 @@ def _error(status: int, detail: str, **headers) -> JsonResponse:
     return response
 
 
-def _credentials(request) -> str:
-    """The token from `Bearer <token>` or from Basic auth's password."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    scheme = scheme.lower()
-    if scheme == "bearer":
-        return value.strip()
-    if scheme == "basic":
-        try:
-            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return ""
-        return decoded.partition(":")[2]
-    return ""
+def _unauthorized(adapter, detail: str) -> JsonResponse:
+    scheme = getattr(adapter, "AUTH_SCHEME", "Bearer")
+    return _error(401, detail, WWW_Authenticate=f'{scheme} realm="steward"')
+
+
+def _accepts(adapter, content_type: str) -> bool:
+    return (
+        content_type in JSON_TYPES
+        or content_type.endswith("+json")
+        or content_type in getattr(adapter, "EXTRA_CONTENT_TYPES", ())
+    )
 
 
 def _read_body(request) -> bytes | None:
@@ -74,25 +73,58 @@ def _hook(request, slug):
     source = Source.objects.filter(slug=slug).first()
     if source is None:
         return _error(404, "No such source.")
-    if not source.check_token(_credentials(request)):
-        return _error(401, "Missing or invalid source token.", WWW_Authenticate='Bearer realm="steward"')
     adapter = ADAPTERS.get(source.kind)
     if adapter is None:
-        return _error(400, f"Sources of kind {source.kind!r} are not supported yet.")
-    if request.content_type not in JSON_TYPES and not request.content_type.endswith("+json"):
+        return _error(400, f"Sources of kind {source.kind!r} are not supported.")
+    if not source.check_token(presented_token(request)):
+        return _unauthorized(adapter, "Missing or invalid source token.")
+    if not _accepts(adapter, request.content_type):
         return _error(415, "Send Content-Type: application/json.")
     body = _read_body(request)
     if body is None:
         return _error(413, f"The body is over {settings.STEWARD_WEBHOOK_MAX_BYTES} bytes.")
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _error(400, f"The body is not valid JSON: {exc}")
-    try:
+        if hasattr(adapter, "verify"):
+            adapter.verify(request, body, source)
+        document = _decode(body)
+        # After authentication: a stranger cannot spend the source's budget.
+        wait = limits.retry_after(source)
+        if wait:
+            limit = source.rate_limit_per_minute
+            return _error(429, f"Over this source's limit of {limit} requests a minute.", Retry_After=str(wait))
+        reply = adapter.control(request, document, source) if hasattr(adapter, "control") else None
+        if reply is not None:
+            return JsonResponse(reply)
         alerts = adapter.parse(document, source)
+    except SignatureError as exc:
+        return _unauthorized(adapter, str(exc))
     except PayloadError as exc:
         return _error(400, str(exc))
-    result = services.ingest(source, alerts, request=request)
+    except UpstreamError as exc:
+        log.warning("webhook %s: %s", slug, exc)
+        return _error(502, str(exc))
+    return _store(request, source, adapter, document, alerts)
+
+
+def _decode(body: bytes):
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"The body is not valid JSON: {exc}") from None
+
+
+def _store(request, source, adapter, document, alerts) -> JsonResponse:
+    """Ingest the events once per delivery: a retry of a delivery already
+    stored answers 202 with "duplicate": true and stores nothing."""
+    delivery = adapter.delivery_id(request, document) if hasattr(adapter, "delivery_id") else ""
+    if delivery and not limits.claim_delivery(source, delivery):
+        return JsonResponse({"accepted": 0, "duplicate": True, "events": [], "executions": []}, status=202)
+    try:
+        result = services.ingest(source, alerts, request=request) if alerts else services.Ingested([], [])
+    except Exception:
+        if delivery:
+            limits.release_delivery(source, delivery)  # not stored: let the retry in
+        raise
     return JsonResponse(
         {
             "accepted": len(result.events),

@@ -17,9 +17,16 @@ GROUP_FIELDS = (
 
 
 def parse(body, source) -> list[NormalizedEvent]:
+    return parse_group(body, GROUP_FIELDS, tool="an Alertmanager")
+
+
+def parse_group(body, group_fields: tuple, tool: str) -> list[NormalizedEvent]:
+    """One event per alert of an Alertmanager-shaped notification (Grafana's
+    is one too); each event's payload is its alert plus the group's
+    `group_fields` under "group"."""
     if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
-        raise PayloadError('an Alertmanager webhook is an object with an "alerts" list')
-    group = {key: body[key] for key in GROUP_FIELDS if key in body}
+        raise PayloadError(f'{tool} webhook is an object with an "alerts" list')
+    group = {key: body[key] for key in group_fields if key in body}
     events = []
     for i, alert in enumerate(body["alerts"]):
         if not isinstance(alert, dict):

@@ -1,16 +1,45 @@
-"""What every monitoring tool's adapter does: parse one webhook body into
-normalized events. One module per tool (alertmanager.py, generic.py, ...)."""
+"""What every monitoring tool's adapter does. One module per tool
+(alertmanager.py, grafana.py, ...), registered in `ADAPTERS`, exposing:
+
+- `parse(body, source) -> list[NormalizedEvent]`: the decoded JSON body into
+  events (none, one or several); raises PayloadError (400).
+- `verify(request, raw_body, source)`, optional: the tool's signature, checked
+  before parsing; raises SignatureError (401). The source's token has already
+  been checked.
+- `control(request, body, source) -> dict | None`, optional: answers messages
+  that are about the subscription rather than alerts (SNS confirmations);
+  a dict is the 200 answer and nothing is stored.
+- `delivery_id(request, body) -> str`, optional: the tool's id of this
+  delivery, so a retry of it is stored only once.
+- `EXTRA_CONTENT_TYPES`, optional: content types accepted besides JSON.
+- `AUTH_SCHEME`, optional: the scheme named in a 401's WWW-Authenticate.
+
+Any of them may raise PayloadError (400), or UpstreamError (502) when it had
+to ask another service that did not answer.
+"""
 
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import dataclass, field
 
 MAX_NAME = 255
 MAX_FINGERPRINT = 128
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class PayloadError(ValueError):
     """The body is not what this kind of source sends: the webhook's 400."""
+
+
+class SignatureError(ValueError):
+    """The signature is missing, malformed, stale or wrong: the webhook's 401."""
+
+
+class UpstreamError(RuntimeError):
+    """A service we had to ask (SNS) did not answer: the webhook's 502, so
+    the tool retries later."""
 
 
 @dataclass
@@ -60,3 +89,16 @@ def string_map(value, what: str) -> dict:
     if not isinstance(value, dict):
         raise PayloadError(f"{what} must be an object")
     return {str(k): text(v) for k, v in value.items()}
+
+
+def hmac_sha256_hex(key: str, message: bytes) -> str:
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def any_signature_matches(expected_hex: str, candidates: list[str]) -> bool:
+    """Whether one of the sent hex signatures is the expected one. Each is
+    checked to be 64 hex digits first (compare_digest refuses non-ASCII
+    text), then compared in constant time."""
+    if not all(_SHA256_HEX.fullmatch(c) for c in candidates):
+        raise SignatureError("a signature is not 64 hexadecimal digits")
+    return any([hmac.compare_digest(expected_hex, c.lower()) for c in candidates])
