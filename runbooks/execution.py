@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from events.services import event_context
 from runbooks import services
 from runbooks.models import Execution, LogLine, Runbook
 from runbooks.runners import process
@@ -129,19 +130,7 @@ def event_document(event) -> dict:
     """The triggering event as the runbook reads it from STEWARD_EVENT."""
     if event is None:
         return {}
-    return {
-        "id": str(event.id),
-        "source": event.source.slug,
-        "received_at": event.received_at.isoformat(),
-        "status": event.status,
-        "name": event.name,
-        "severity": event.severity,
-        "fingerprint": event.fingerprint,
-        "summary": event.summary,
-        "labels": event.labels,
-        "annotations": event.annotations,
-        "payload": event.payload,
-    }
+    return {"id": str(event.id), "received_at": event.received_at.isoformat(), **event_context(event)}
 
 
 def run(execution_id: str, worker: str = "") -> None:

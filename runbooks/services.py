@@ -6,23 +6,15 @@ import time
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from audit import trail
+from config.slugs import unique_slug
 from events import rendering
 from runbooks import parameters as params
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
 
 log = logging.getLogger(__name__)
 Status = Execution.Status
-
-
-def unique_slug(name: str) -> str:
-    base = slugify(name)[:56] or "runbook"
-    slug, n = base, 2
-    while Runbook.objects.filter(slug=slug).exists():
-        slug, n = f"{base}-{n}", n + 1
-    return slug
 
 
 def version_content(data: dict, current: RunbookVersion | None = None) -> dict:
@@ -59,7 +51,7 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
             if name in data:
                 setattr(runbook, name, data[name])
         if creating and not runbook.slug:
-            runbook.slug = unique_slug(runbook.name)
+            runbook.slug = unique_slug(Runbook, runbook.name, "runbook")
         runbook.save()
         version = current
         if current is None or RunbookVersion.content_hash(content) != current.sha256:
