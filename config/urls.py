@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from config.api import Router
-from events.api import BindingViewSet, EventViewSet, SourceViewSet
+from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
 from events.views import hook
 from runbooks import observability
 from runbooks.api import ExecutionViewSet, RunbookViewSet
@@ -13,6 +13,7 @@ router.register("executions", ExecutionViewSet, basename="execution")
 router.register("sources", SourceViewSet, basename="source")
 router.register("bindings", BindingViewSet, basename="binding")
 router.register("events", EventViewSet, basename="event")
+router.register("schedules", ScheduleViewSet, basename="schedule")
 
 urlpatterns = [
     re_path(r"^hooks/(?P<slug>[-a-zA-Z0-9_]+)/?$", observability.timed_webhook(hook), name="hook"),

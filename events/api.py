@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
+from django.utils import timezone
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -13,10 +14,10 @@ from rest_framework.response import Response
 from accounts.authentication import actor_of
 from audit import trail
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
-from config.slugs import unique_slug
-from events import matching, paths, rendering, services
-from events.models import Binding, Event, Source
+from events import backtest, breaker, matching, paths, rendering, schedules, services
+from events.models import Binding, DedupEntry, Event, Schedule, Source
 from events.sources import ADAPTERS, generic
+from runbooks import parameters as params
 from runbooks.models import Execution, Runbook
 
 MAPPING_FIELDS = {"name", "status", "severity", "fingerprint", "summary", "labels", "annotations"}
@@ -111,18 +112,9 @@ class SourceViewSet(
     lookup_value_regex = SLUG_PATTERN
 
     def perform_create(self, serializer):
-        data = serializer.validated_data
-        source = Source(**data)
-        source.slug = data.get("slug") or unique_slug(Source, data["name"], "source")
-        token = source.rotate_token()
-        with transaction.atomic():
-            source.save()
-            trail.record(
-                actor_of(self.request),
-                trail.Change("source.created", "source", source.slug, after={"name": source.name, "kind": source.kind}),
-            )
-        serializer.instance = source
-        self._token = token
+        serializer.instance, self._token = services.create_source(
+            serializer.validated_data, actor_of(self.request), request=self.request
+        )
 
     def perform_update(self, serializer):
         before = SourceSerializer(serializer.instance).data
@@ -140,6 +132,13 @@ class SourceViewSet(
         response = super().create(request, *args, **kwargs)
         response.data["token"] = self._token  # shown here and never again
         return response
+
+    @action(detail=True, methods=["post"], url_path="rotate-token", serializer_class=serializers.Serializer)
+    def rotate_token(self, request, slug=None):
+        """A new token, shown in this answer only; the old one stops working."""
+        source = self.get_object()
+        token = services.rotate_source_token(source, actor_of(request), request=request)
+        return Response({**SourceSerializer(source).data, "token": token})
 
 
 class BindingSerializer(serializers.ModelSerializer):
@@ -163,12 +162,30 @@ class BindingSerializer(serializers.ModelSerializer):
             "runbook",
             "parameters",
             "dedup_window_seconds",
+            "dedup_key",
+            "cancel_on_resolve",
+            "breaker_failures",
+            "breaker_window_minutes",
+            "tripped_at",
+            "tripped_reason",
             "requires_approval",
             "enabled",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "tripped_at", "tripped_reason", "created_at", "updated_at"]
+        extra_kwargs = {
+            "dedup_window_seconds": {"max_value": DedupEntry.MAX_WINDOW_SECONDS},
+            "breaker_window_minutes": {"min_value": 1, "max_value": 7 * 24 * 60},
+            "breaker_failures": {"max_value": 1000},
+        }
+
+    def validate_dedup_key(self, value):
+        try:
+            rendering.check({"dedup_key": value})
+        except rendering.RenderError as exc:
+            raise ValidationError(str(exc)) from None
+        return value
 
     def validate_match(self, value):
         try:
@@ -183,6 +200,10 @@ class BindingSerializer(serializers.ModelSerializer):
         except rendering.RenderError as exc:
             raise ValidationError(str(exc)) from None
         return value
+
+
+class BacktestSerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=90, default=7)
 
 
 class BindingViewSet(
@@ -215,6 +236,20 @@ class BindingViewSet(
     @action(detail=False, methods=["post"], serializer_class=serializers.Serializer)
     def test(self, request):
         return Response({"results": services.test_bindings(test_document(request.data))})
+
+    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    def reset(self, request, pk=None):
+        """Close a tripped circuit breaker: the binding runs again."""
+        binding = self.get_object()
+        if not breaker.reset(binding, actor_of(request), request=request):
+            return Response({"detail": "This binding is not tripped."}, status=409)
+        return Response(BindingSerializer(binding).data)
+
+    @action(detail=True, methods=["post"], serializer_class=BacktestSerializer)
+    def backtest(self, request, pk=None):
+        body = BacktestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(backtest.backtest(self.get_object(), body.validated_data["days"]))
 
 
 def test_document(data) -> dict:
@@ -290,3 +325,92 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Event.objects.select_related("source").prefetch_related(
         Prefetch("executions", queryset=Execution.objects.only("id", "event_id"))
     )
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    runbook = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
+    )
+    timezone = serializers.CharField(source="time_zone", max_length=64, required=False, default="UTC")
+    parameters = serializers.JSONField(required=False, default=dict)
+    next_runs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "name",
+            "runbook",
+            "cron",
+            "timezone",
+            "parameters",
+            "enabled",
+            "next_run_at",
+            "last_run_at",
+            "next_runs",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "next_run_at", "last_run_at", "created_at", "updated_at"]
+
+    def get_next_runs(self, schedule) -> list[str]:
+        """A preview of the next five runs, in UTC."""
+        if not schedule.enabled:
+            return []
+        return [t.isoformat() for t in schedules.next_runs(schedule.cron, schedule.time_zone, timezone.now())]
+
+    def validate(self, data):
+        cron = data.get("cron", getattr(self.instance, "cron", ""))
+        tz = data.get("time_zone", getattr(self.instance, "time_zone", "UTC"))
+        try:
+            schedules.check(cron, tz)
+        except schedules.ScheduleError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        runbook = data.get("runbook", getattr(self.instance, "runbook", None))
+        parameters = data.get("parameters", getattr(self.instance, "parameters", {}))
+        try:
+            params.validate(runbook.current_version.parameters, parameters)
+        except params.ParameterError as exc:
+            raise ValidationError({"parameters": [str(exc)]}) from None
+        return data
+
+
+class ScheduleViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ScheduleSerializer
+    queryset = Schedule.objects.select_related("runbook")
+    lookup_value_regex = UUID_PATTERN
+
+    def _save(self, serializer, action: str, before=None):
+        with transaction.atomic():
+            schedule = serializer.save()
+            # The next slot from now: a schedule (re-)enabled late does not
+            # run for the slots it missed while off.
+            schedule.next_run_at = schedules.next_run(schedule, timezone.now()) if schedule.enabled else None
+            schedule.save(update_fields=["next_run_at"])
+            trail.record(
+                actor_of(self.request),
+                trail.Change(action, "schedule", schedule.pk, before=before, after=ScheduleSerializer(schedule).data),
+                request=self.request,
+            )
+
+    def perform_create(self, serializer):
+        self._save(serializer, "schedule.created")
+
+    def perform_update(self, serializer):
+        self._save(serializer, "schedule.updated", before=ScheduleSerializer(serializer.instance).data)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            trail.record(
+                actor_of(self.request),
+                trail.Change("schedule.deleted", "schedule", instance.pk, before=ScheduleSerializer(instance).data),
+                request=self.request,
+            )
+            instance.delete()

@@ -119,12 +119,46 @@ def holds(condition: dict, document: dict) -> bool:
 
 
 def evaluate(conditions: list, document: dict) -> tuple[bool, str]:
-    """(matched, reason): the reason names the first condition that failed."""
+    """(matched, reason): the reason says in words why the first condition
+    that failed does not hold."""
     for condition in conditions:
         if "any" in condition:
             if not any(holds(c, document) for c in condition["any"]):
-                return False, "no condition of an any group holds"
+                reasons = "; ".join(explain(c, document) for c in condition["any"])
+                return False, f"none of the alternatives holds: {reasons}"
         elif not holds(condition, document):
-            shown = "" if condition["op"] in NO_VALUE_OPS else f" {condition.get('value')!r}"
-            return False, f"{condition['path']} {condition['op']}{shown} does not hold"
+            return False, explain(condition, document)
     return True, "all conditions hold"
+
+
+_PHRASES = {
+    "eq": "is {actual}, not {value}",
+    "ne": "is {value}, which it must not be",
+    "in": "is {actual}, which is not one of {value}",
+    "not_in": "is {actual}, which is one of {value}",
+    "contains": "is {actual}, which does not contain {value}",
+    "not_contains": "is {actual}, which contains {value}",
+    "icontains": "is {actual}, which does not contain {value} (ignoring case)",
+    "regex": "is {actual}, which does not match the pattern {value}",
+    "iregex": "is {actual}, which does not match the pattern {value} (ignoring case)",
+    "glob": "is {actual}, which does not match {value}",
+    "startswith": "is {actual}, which does not start with {value}",
+    "endswith": "is {actual}, which does not end with {value}",
+    "gt": "is {actual}, not more than {value}",
+    "gte": "is {actual}, less than {value}",
+    "lt": "is {actual}, not less than {value}",
+    "lte": "is {actual}, more than {value}",
+    "not_exists": "is {actual}, but it must not be there",
+}
+
+
+def explain(condition: dict, document: dict) -> str:
+    """Why a condition does not hold, in words: "labels.env is 'staging', not 'prod'"."""
+    path, op = condition["path"], condition["op"]
+    actual = paths.resolve(document, path)
+    if actual is paths.MISSING:
+        return f"{path} is missing"
+    if op in ("gt", "gte", "lt", "lte") and _number(actual) is None:
+        return f"{path} is {actual!r}, which is not a number"
+    phrase = _PHRASES.get(op, "does not hold")
+    return f"{path} " + phrase.format(actual=repr(actual), value=repr(condition.get("value")))

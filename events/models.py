@@ -120,7 +120,21 @@ class Binding(models.Model):
     on_status = models.CharField(max_length=16, choices=OnStatus.choices, default=OnStatus.FIRING)
     runbook = models.ForeignKey("runbooks.Runbook", on_delete=models.PROTECT, related_name="bindings")
     parameters = models.JSONField(default=dict, blank=True)
+    # Within the window, a second event with the same key starts no run.
     dedup_window_seconds = models.PositiveIntegerField(default=0)
+    dedup_key = models.CharField(
+        max_length=200, blank=True, help_text="A template of the event; empty means the event's fingerprint."
+    )
+    # A resolved event cancels this binding's runs of its fingerprint that have not started.
+    cancel_on_resolve = models.BooleanField(default=False)
+    # Circuit breaker: `breaker_failures` failed runs within the window trip
+    # the binding (0: never); a tripped binding records matches as skipped
+    # until a person resets it.
+    breaker_failures = models.PositiveIntegerField(default=0)
+    breaker_window_minutes = models.PositiveIntegerField(default=10)
+    tripped_at = models.DateTimeField(null=True, blank=True)
+    tripped_reason = models.TextField(blank=True)
+    reset_at = models.DateTimeField(null=True, blank=True)  # failures before it no longer count
     requires_approval = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -131,3 +145,55 @@ class Binding(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class DedupEntry(models.Model):
+    """The run a binding started for a dedup key, so that a repeat of the
+    alert within the window is suppressed and can name the run that covered it."""
+
+    MAX_WINDOW_SECONDS = 7 * 24 * 3600
+
+    binding = models.ForeignKey(Binding, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    execution = models.ForeignKey("runbooks.Execution", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["binding", "key", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.binding_id} {self.key}"
+
+
+class Schedule(models.Model):
+    """Run a runbook on a cron schedule, in a time zone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    runbook = models.ForeignKey("runbooks.Runbook", on_delete=models.PROTECT, related_name="schedules")
+    cron = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, default="UTC")  # "timezone" in the API
+    parameters = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ScheduledRun(models.Model):
+    """Which schedule started an execution (kept beside the execution so the
+    runbooks app needs no knowledge of schedules)."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
+    execution = models.OneToOneField("runbooks.Execution", on_delete=models.CASCADE, related_name="scheduled_run")
+    slot = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.schedule_id} at {self.slot}"

@@ -2,15 +2,15 @@
 transaction; the broker hears about the executions only after commit."""
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit import trail
-from events import matching, rendering
-from events.models import Binding, Event, Source
+from config.slugs import unique_slug
+from events import dedup, matching, rendering
+from events.models import Binding, DedupEntry, Event, Source
 from events.sources.base import NormalizedEvent
 from runbooks import services as runbook_services
 from runbooks.models import Execution
@@ -37,6 +37,29 @@ def event_context(event) -> dict:
     }
 
 
+def create_source(data: dict, actor: trail.Actor, request=None) -> tuple[Source, str]:
+    """A new source and its token: the only time the token is known."""
+    source = Source(**data)
+    source.slug = data.get("slug") or unique_slug(Source, data["name"], "source")
+    token = source.rotate_token()
+    with transaction.atomic():
+        source.save()
+        trail.record(
+            actor,
+            trail.Change("source.created", "source", source.slug, after={"name": source.name, "kind": source.kind}),
+            request=request,
+        )
+    return source, token
+
+
+def rotate_source_token(source: Source, actor: trail.Actor, request=None) -> str:
+    token = source.rotate_token()
+    with transaction.atomic():
+        source.save(update_fields=["token_id", "token_hash"])
+        trail.record(actor, trail.Change("source.token_rotated", "source", source.slug), request=request)
+    return token
+
+
 def bindings_for(source: Source | None) -> list[Binding]:
     bindings = Binding.objects.filter(enabled=True).select_related("runbook__current_version", "source")
     if source is not None:
@@ -55,66 +78,78 @@ def match(binding: Binding, document: dict) -> tuple[bool, str]:
 
 
 def ingest(source: Source, alerts: list[NormalizedEvent], request=None) -> Ingested:
+    """Store the events and start what their bindings say, in one transaction."""
     now = timezone.now()
     events = [Event(source=source, received_at=now, **vars(alert)) for alert in alerts]
     bindings = bindings_for(source)
-    executions: list[Execution] = []
-    seen: set[tuple] = set()  # (binding, fingerprint) already run by this request
+    matches = []
     for event in events:
         document = event_context(event)
-        suppressed = []
         for binding in bindings:
-            matched, _ = match(binding, document)
-            if not matched or binding.runbook.current_version is None:
-                continue
-            duplicate = _duplicate_of(binding, event, now, seen)
-            if duplicate:
-                suppressed.append(f"binding {binding.name}: {duplicate}")
-                continue
-            seen.add((binding.pk, event.fingerprint))
-            executions.append(_execution_for(binding, event, document))
-        event.suppressed_reason = "; ".join(suppressed)
+            if binding.runbook.current_version is not None and match(binding, document)[0]:
+                matches.append((event, binding, document))
     with transaction.atomic():
+        dedup.lock(binding for _, binding, _ in matches)
+        window = dedup.Window(now)
+        executions = []
+        for event, binding, document in matches:
+            if binding.tripped_at:
+                executions.append(_skipped_by_breaker(binding, event))
+                continue
+            key = dedup.key_for(binding, document)
+            covering = window.covering(binding, key)
+            if covering:
+                reason = (
+                    f"binding {binding.name}: duplicate of execution {covering} within {binding.dedup_window_seconds}s"
+                )
+                event.suppressed_reason = "; ".join(filter(None, [event.suppressed_reason, reason]))
+                continue
+            execution = _execution_for(binding, event, document)
+            executions.append(execution)
+            window.remember(binding, key, execution)
         Event.objects.bulk_create(events)
         Execution.objects.bulk_create(executions)
-        actor = trail.source_actor(source)
-        trail.record_many(
-            actor,
-            [
-                trail.Change(
-                    "event.received",
-                    "event",
-                    e.id,
-                    after={"name": e.name, "status": e.status, "fingerprint": e.fingerprint},
-                )
-                for e in events
-            ]
-            + [runbook_services.created_change(x) for x in executions],
-            request=request,
-        )
+        DedupEntry.objects.bulk_create(window.entries)
+        cancelled = _cancel_on_resolve(events, bindings, now)
+        changes = [
+            trail.Change(
+                "event.received",
+                "event",
+                e.id,
+                after={"name": e.name, "status": e.status, "fingerprint": e.fingerprint},
+            )
+            for e in events
+        ]
+        changes += [runbook_services.created_change(x) for x in executions]
+        changes += [
+            trail.Change("execution.cancelled", "execution", pk, after={"reason": "the alert resolved"})
+            for pk in cancelled
+        ]
+        trail.record_many(trail.source_actor(source), changes, request=request)
         runbook_services.enqueue_on_commit(executions)
     return Ingested(events, executions)
 
 
-def _duplicate_of(binding: Binding, event: Event, now, seen: set) -> str:
-    """Why this event must not start another run of the binding, or ''."""
-    if binding.dedup_window_seconds <= 0:
-        return ""
-    if (binding.pk, event.fingerprint) in seen:
-        return "duplicate alert in the same request"
-    earlier = (
-        Execution.objects.filter(
-            binding=binding,
-            event__fingerprint=event.fingerprint,
-            created_at__gte=now - timedelta(seconds=binding.dedup_window_seconds),
-        )
-        .order_by("-created_at")
-        .values_list("id", flat=True)
-        .first()
-    )
-    if earlier:
-        return f"duplicate of execution {earlier} within {binding.dedup_window_seconds}s"
-    return ""
+def _cancel_on_resolve(events: list[Event], bindings: list[Binding], now) -> list:
+    """A resolved alert cancels the runs of bindings with `cancel_on_resolve`
+    that were started for its fingerprint and have not started yet."""
+    cancelling = [b for b in bindings if b.cancel_on_resolve]
+    resolved = {e.fingerprint: e for e in events if e.status == Event.Status.RESOLVED}
+    if not cancelling or not resolved:
+        return []
+    pending = Execution.objects.filter(
+        binding__in=cancelling,
+        status__in=[Execution.Status.QUEUED, Execution.Status.AWAITING_APPROVAL],
+        event__fingerprint__in=list(resolved),
+    ).values_list("pk", "event__fingerprint")
+    cancelled = []
+    for pk, fingerprint in list(pending):
+        error = f"Cancelled: the alert resolved (event {resolved[fingerprint].pk}) before the run started."
+        if Execution.objects.filter(
+            pk=pk, status__in=[Execution.Status.QUEUED, Execution.Status.AWAITING_APPROVAL]
+        ).update(status=Execution.Status.CANCELLED, cancel_requested_at=now, finished_at=now, error=error):
+            cancelled.append(pk)
+    return cancelled
 
 
 def _execution_for(binding: Binding, event: Event, document: dict) -> Execution:
@@ -122,12 +157,21 @@ def _execution_for(binding: Binding, event: Event, document: dict) -> Execution:
     try:
         parameters = rendering.render(binding.parameters, {"event": document})
     except rendering.RenderError as exc:
-        execution = runbook_services.new_execution(binding.runbook, {}, event=event, binding=binding)
-        execution.status, execution.finished_at = Execution.Status.FAILED, execution.created_at
-        execution.enqueued_at = None
-        execution.error = f"Parameters could not be rendered: {exc}"
-        return execution
+        return _ended(binding, event, Execution.Status.FAILED, f"Parameters could not be rendered: {exc}")
     return runbook_services.new_execution(binding.runbook, parameters, event=event, binding=binding, status=status)
+
+
+def _skipped_by_breaker(binding: Binding, event: Event) -> Execution:
+    reason = f"Skipped: binding {binding.name} is tripped ({binding.tripped_reason}); a person must reset it."
+    return _ended(binding, event, Execution.Status.SKIPPED, reason)
+
+
+def _ended(binding: Binding, event: Event, status: str, error: str) -> Execution:
+    """A run that ends as it is recorded: the attempt stays in the history."""
+    execution = runbook_services.new_execution(binding.runbook, {}, event=event, binding=binding)
+    execution.status, execution.error = status, error
+    execution.finished_at, execution.enqueued_at = execution.created_at, None
+    return execution
 
 
 def test_bindings(document: dict, source: Source | None = None) -> list[dict]:

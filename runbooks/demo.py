@@ -7,6 +7,7 @@ from django.db import transaction
 
 from audit import trail
 from events.models import Binding, Source
+from events.services import rotate_source_token
 from runbooks import services
 from runbooks.models import Runbook
 
@@ -79,12 +80,7 @@ def seed() -> str | None:
 
 
 def rotate_demo_token() -> str:
-    with transaction.atomic():
-        source = Source.objects.select_for_update().get(slug="demo")
-        token = source.rotate_token()
-        source.save(update_fields=["token_id", "token_hash"])
-        trail.record(trail.SYSTEM, trail.Change("source.token_rotated", "source", "demo"))
-    return token
+    return rotate_source_token(Source.objects.get(slug="demo"), trail.SYSTEM)
 
 
 def demo_curl(base_url: str, token: str) -> str:

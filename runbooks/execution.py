@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from events import breaker
 from events.services import event_context
 from runbooks import services
 from runbooks.models import Execution, LogLine, Runbook
@@ -186,6 +187,7 @@ def finish(execution: Execution, outcome: process.Outcome) -> bool:
     if retry is not None:
         services.enqueue_on_commit([retry])
     release_slot(execution.runbook, execution.concurrency_key)
+    breaker.record_outcome(execution)
     started = execution.started_at or now
     log.info("execution %s %s in %.2fs", execution.pk, outcome.status, (now - started).total_seconds())
     return True

@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from audit import trail
+from events import breaker, dedup, schedules
 from runbooks import execution as runs
 from runbooks import services
 from runbooks.models import Execution, Runbook
@@ -26,7 +27,13 @@ BATCH = 500
 
 
 def sweep() -> dict:
-    return {"requeued": requeue(), "lost": reap_lost(), "released": release_stuck_waiters()}
+    return {
+        "requeued": requeue(),
+        "lost": reap_lost(),
+        "released": release_stuck_waiters(),
+        "dedup_purged": dedup.purge(timezone.now()),
+        "scheduled": schedules.fire_due(),
+    }
 
 
 def requeue(now=None) -> int:
@@ -85,6 +92,7 @@ def mark_lost(execution: Execution, why: str, now=None) -> bool:
     if retry is not None:
         services.enqueue_on_commit([retry])
     runs.release_slot(execution.runbook, execution.concurrency_key)
+    breaker.record_outcome(execution)
     log.warning("execution %s lost: %s", execution.pk, why)
     return True
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -164,6 +165,56 @@ def workers(tmp_path, django_db_blocker):
     yield start
     for process in started:
         process.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def web(tmp_path):
+    """gunicorn serving the app on the test database, with the given broker."""
+    started = []
+
+    def start(**env):
+        port = free_port()
+        log = open(tmp_path / "web.log", "a")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+            ],
+            cwd=settings.BASE_DIR,
+            env=child_env(STEWARD_VAR_DIR=str(tmp_path / "var"), **env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(proc)
+        base = f"http://127.0.0.1:{port}"
+
+        def up():
+            try:
+                return urllib.request.urlopen(f"{base}/accounts/login/", timeout=2).status == 200
+            except OSError:
+                return False
+
+        wait_for(up, timeout=30, what="the web server")
+        return base
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=15)
 
 
 def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):

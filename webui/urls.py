@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webui import views
+from webui import event_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -17,5 +17,12 @@ urlpatterns = [
     path("events/", views.event_list, name="event_list"),
     path("events/<uuid:pk>/", views.event_detail, name="event_detail"),
     path("sources/", views.source_list, name="source_list"),
-    path("bindings/", views.binding_list, name="binding_list"),
+    path("sources/new/", event_views.source_new, name="source_new"),
+    path("sources/<slug:slug>/", event_views.source_detail, name="source_detail"),
+    path("sources/<slug:slug>/rotate", event_views.source_rotate, name="source_rotate"),
+    path("bindings/", event_views.binding_list, name="binding_list"),
+    path("bindings/test/", event_views.binding_test, name="binding_test"),
+    path("bindings/<uuid:pk>/reset", event_views.binding_reset, name="binding_reset"),
+    path("bindings/<uuid:pk>/backtest/", event_views.binding_backtest, name="binding_backtest"),
+    path("schedules/", event_views.schedule_list, name="schedule_list"),
 ]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
-from events.models import Binding, Event, Source
+from events.models import Event, Source
 from runbooks import parameters as params
 from runbooks import services
 from runbooks.api import log_page
@@ -177,12 +177,6 @@ def event_detail(request, pk):
 @login_required
 def source_list(request):
     return render(request, "webui/source_list.html", {"sources": Source.objects.all()})
-
-
-@login_required
-def binding_list(request):
-    bindings = Binding.objects.select_related("source", "runbook")
-    return render(request, "webui/binding_list.html", {"bindings": bindings})
 
 
 # --- Error pages: JSON for the API and webhooks, HTML elsewhere ----------------

@@ -71,7 +71,27 @@ def test_all_conditions_must_hold_and_the_reason_names_the_failing_one():
         EVENT,
     )
     assert not matched
-    assert "labels.instance eq 'db-01'" in reason
+    assert reason == "labels.instance is 'web-01:9100', not 'db-01'"
+
+
+@pytest.mark.parametrize(
+    "conditions,reason",
+    [
+        ([{"path": "labels.team", "op": "eq", "value": "db"}], "labels.team is missing"),
+        ([{"path": "summary", "op": "gt", "value": 3}], "summary is 'Disk 95% full', which is not a number"),
+        ([{"path": "labels.value", "op": "lt", "value": 50}], "labels.value is '97.5', not less than 50"),
+        (
+            [{"path": "severity", "op": "in", "value": ["page", "warning"]}],
+            "severity is 'critical', which is not one of ['page', 'warning']",
+        ),
+        (
+            [{"any": [{"path": "name", "op": "eq", "value": "A"}, {"path": "labels.x", "op": "exists"}]}],
+            "none of the alternatives holds: name is 'HighDiskUsage', not 'A'; labels.x is missing",
+        ),
+    ],
+)
+def test_a_non_match_is_explained_in_words(conditions, reason):
+    assert matching.evaluate(conditions, EVENT) == (False, reason)
 
 
 def test_any_group_is_an_or():

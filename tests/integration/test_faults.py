@@ -23,17 +23,11 @@ from django.conf import settings
 
 from audit.models import AuditEntry
 from runbooks.models import Execution, LogLine
-from tests.conftest import child_env, wait_for
+from tests.conftest import child_env, free_port, wait_for
 from tests.factories import make_binding, make_runbook, make_source
 from tests.services import require
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Redis:
@@ -81,50 +75,6 @@ def redis(tmp_path):
     yield server
     if server.proc.poll() is None:
         server.stop()
-
-
-@pytest.fixture
-def web(tmp_path):
-    """gunicorn serving the app on the test database, with the given broker."""
-    started = []
-
-    def start(**env):
-        port = free_port()
-        log = open(tmp_path / "web.log", "a")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "-c",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-            ],
-            cwd=settings.BASE_DIR,
-            env=child_env(STEWARD_VAR_DIR=str(tmp_path / "var"), **env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(proc)
-        base = f"http://127.0.0.1:{port}"
-
-        def up():
-            try:
-                return urllib.request.urlopen(f"{base}/accounts/login/", timeout=2).status == 200
-            except OSError:
-                return False
-
-        wait_for(up, timeout=30, what="the web server")
-        return base
-
-    yield start
-    for proc in started:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def post(url: str, token: str, body: dict) -> int:

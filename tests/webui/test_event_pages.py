@@ -1,0 +1,116 @@
+"""Sources, bindings and schedules in the browser's pages."""
+
+import json
+
+import pytest
+from django.utils import timezone
+
+from events.models import Binding, Source
+from tests.factories import make_binding, make_runbook, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def hook(client, slug, token):
+    return client.post(
+        f"/hooks/{slug}",
+        data=json.dumps({"name": "x"}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+
+
+def test_a_new_source_shows_its_token_once_in_a_ready_snippet(logged_in, client):
+    response = logged_in.post(
+        "/sources/new/", {"name": "Prod AM", "kind": "alertmanager", "rate_limit_per_minute": 100}
+    )
+    assert response.status_code == 201
+    html = response.content.decode()
+    source = Source.objects.get(slug="prod-am")
+    token = html.split('id="token">')[1].split("<")[0]
+    assert token.startswith("sts_") and source.check_token(token)
+    assert "http://127.0.0.1:8000/hooks/prod-am" in html and f"credentials: {token}" in html
+    later = logged_in.get("/sources/prod-am/").content.decode()
+    assert token not in later and "shown only when created or rotated" in later
+    assert hook(client.__class__(), "prod-am", token).status_code == 400  # authenticated; body is not Alertmanager's
+
+
+def test_rotating_a_token_shows_the_new_one_and_the_old_one_stops_working(logged_in):
+    _source, old = make_source("gen", "generic")
+    html = logged_in.post("/sources/gen/rotate").content.decode()
+    new = html.split('id="token">')[1].split("<")[0]
+    assert new != old and f"Bearer {new}" in html
+    from django.test import Client
+
+    assert hook(Client(), "gen", old).status_code == 401
+    assert hook(Client(), "gen", new).status_code == 202
+
+
+def test_a_source_form_with_errors_explains_them(logged_in):
+    response = logged_in.post("/sources/new/", {"name": "PD", "kind": "pagerduty", "rate_limit_per_minute": 0})
+    assert response.status_code == 200 and b"signing secret" in response.content
+    assert not Source.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "kind,expected",
+    [
+        ("grafana", "Contact points"),
+        ("pagerduty", "Generic Webhooks (v3)"),
+        ("sns", "--notification-endpoint &#x27;http://steward:"),
+        ("generic", "curl -sS -X POST"),
+    ],
+)
+def test_each_kind_has_its_own_snippet(logged_in, kind, expected):
+    make_source("s", kind)
+    assert expected in logged_in.get("/sources/s/").content.decode()
+
+
+def test_the_binding_tester_explains_matches_and_non_matches(logged_in):
+    runbook = make_runbook()
+    make_binding(
+        runbook,
+        None,
+        name="critical disks",
+        match=[{"path": "labels.severity", "op": "eq", "value": "critical"}],
+        parameters={"host": "{{ event.labels.instance }}"},
+    )
+    event = json.dumps({"name": "Disk", "labels": {"severity": "warning", "instance": "web-1"}})
+    html = logged_in.post("/bindings/test/", {"event": event}).content.decode()
+    assert "no match" in html and "labels.severity is &#x27;warning&#x27;, not &#x27;critical&#x27;" in html
+    event = json.dumps({"name": "Disk", "labels": {"severity": "critical", "instance": "web-1"}})
+    html = logged_in.post("/bindings/test/", {"event": event}).content.decode()
+    assert "would run" in html and "web-1" in html
+    assert "Paste an event" in logged_in.post("/bindings/test/", {"event": ""}).content.decode()
+
+
+def test_a_tripped_binding_shows_it_and_a_person_resets_it(logged_in):
+    binding = make_binding(make_runbook(), None, breaker_failures=3)
+    Binding.objects.filter(pk=binding.pk).update(tripped_at=timezone.now(), tripped_reason="3 runs failed")
+    html = logged_in.get("/bindings/").content.decode()
+    assert "tripped" in html and "3 runs failed" in html
+    logged_in.post(f"/bindings/{binding.pk}/reset")
+    binding.refresh_from_db()
+    assert binding.tripped_at is None
+
+
+def test_schedules_page_lists_them(logged_in):
+    assert logged_in.get("/schedules/").status_code == 200
+
+
+def test_the_backtest_page_shows_what_a_binding_would_have_run(logged_in):
+    source, token = make_source("gen", "generic")
+    binding = make_binding(make_runbook(), source, match=[{"path": "name", "op": "eq", "value": "x"}])
+    from django.test import Client
+
+    for _ in range(3):
+        hook(Client(), "gen", token)
+    html = logged_in.get(f"/bindings/{binding.pk}/backtest/?days=2").content.decode()
+    assert "started\n  <strong>3</strong> runs" in html or "<strong>3</strong> runs" in html
+    assert logged_in.get(f"/bindings/{binding.pk}/backtest/?days=nope").status_code == 200

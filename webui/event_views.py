@@ -1,0 +1,111 @@
+"""Pages for sources, bindings and schedules: create a source and copy its
+configuration, test bindings against an event, reset a tripped binding."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
+
+from accounts.authentication import actor_of
+from events import backtest, breaker, services, snippets
+from events.api import SourceSerializer, test_document, webhook_url
+from events.models import Binding, Event, Schedule, Source
+from webui.forms import BindingTestForm, SourceForm
+
+
+def _source_page(request, source: Source, token: str | None, status: int = 200):
+    return render(
+        request,
+        "webui/source_detail.html",
+        {
+            "source": source,
+            "token": token,
+            "webhook_url": webhook_url(source),
+            "snippet": snippets.for_source(source, webhook_url(source), token),
+        },
+        status=status,
+    )
+
+
+@login_required
+def source_new(request):
+    form = SourceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        serializer = SourceSerializer(data={k: v for k, v in form.cleaned_data.items() if v not in ("", None)})
+        if serializer.is_valid():
+            source, token = services.create_source(serializer.validated_data, actor_of(request), request=request)
+            # Rendered, not redirected: the token must never sit in a URL or a later page.
+            return _source_page(request, source, token, status=201)
+        for field, errors in serializer.errors.items():
+            form.add_error(field if field in form.fields else None, errors)
+    return render(request, "webui/source_form.html", {"form": form})
+
+
+@login_required
+def source_detail(request, slug):
+    return _source_page(request, get_object_or_404(Source, slug=slug), token=None)
+
+
+@login_required
+@require_POST
+def source_rotate(request, slug):
+    source = get_object_or_404(Source, slug=slug)
+    token = services.rotate_source_token(source, actor_of(request), request=request)
+    messages.warning(request, "The old token no longer works: update the tool's configuration now.")
+    return _source_page(request, source, token)
+
+
+@login_required
+def binding_list(request):
+    bindings = Binding.objects.select_related("source", "runbook")
+    return render(request, "webui/binding_list.html", {"bindings": bindings})
+
+
+@login_required
+@require_POST
+def binding_reset(request, pk):
+    binding = get_object_or_404(Binding, pk=pk)
+    if breaker.reset(binding, actor_of(request), request=request):
+        messages.success(request, f"Binding {binding.name} reset: it runs again.")
+    else:
+        messages.info(request, f"Binding {binding.name} was not tripped.")
+    return redirect("binding_list")
+
+
+@login_required
+def binding_test(request):
+    """Paste an event or pick a stored one; see what every binding would do."""
+    form = BindingTestForm(request.POST or None, recent=Event.objects.order_by("-received_at")[:20])
+    results, error = None, ""
+    if request.method == "POST" and form.is_valid():
+        data = (
+            {"event_id": form.cleaned_data["event_id"]}
+            if form.cleaned_data["event_id"]
+            else {"event": form.cleaned_data["event"]}
+        )
+        try:
+            results = services.test_bindings(test_document(data))
+        except ValidationError as exc:
+            error = "; ".join(f"{field}: {' '.join(map(str, problems))}" for field, problems in exc.detail.items())
+    return render(request, "webui/binding_test.html", {"form": form, "results": results, "error": error})
+
+
+@login_required
+def schedule_list(request):
+    return render(request, "webui/schedule_list.html", {"schedules": Schedule.objects.select_related("runbook")})
+
+
+@login_required
+def binding_backtest(request, pk):
+    """The binding replayed over the stored events of the last days."""
+    binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)
+    try:
+        days = min(90, max(1, int(request.GET.get("days", 7))))
+    except ValueError:
+        days = 7
+    return render(
+        request,
+        "webui/binding_backtest.html",
+        {"binding": binding, "days": days, "result": backtest.backtest(binding, days)},
+    )
