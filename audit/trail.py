@@ -59,8 +59,9 @@ def _jsonable(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    body = {
+def hashed_fields(entry: AuditEntry) -> dict:
+    """What an entry's hash covers; also one line of an export."""
+    return {
         "seq": entry.seq,
         "at": entry.at.astimezone(UTC).isoformat(),
         "actor_kind": entry.actor_kind,
@@ -74,8 +75,16 @@ def entry_hash(entry: AuditEntry) -> str:
         "client_ip": entry.client_ip,
         "prev_hash": entry.prev_hash,
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def hash_of(fields: dict) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of `fields`."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return hash_of(hashed_fields(entry))
 
 
 def request_info(request) -> RequestInfo:
@@ -134,18 +143,39 @@ class Verification:
 
 
 def verify(chunk_size: int = 2000) -> Verification:
-    """Walk the whole chain in order; report the first entry that breaks it."""
-    expected_prev, expected_seq, count = GENESIS, 1, 0
+    """Walk the whole chain in the database; report the first broken entry."""
     with transaction.atomic():
         head = ChainHead.objects.filter(pk=1).first() or ChainHead(pk=1)
-        for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=chunk_size):
-            if entry.seq != expected_seq:
-                return Verification(False, count, expected_seq, f"entry #{expected_seq} is missing")
-            if entry.prev_hash != expected_prev:
-                return Verification(False, count, entry.seq, "does not link to the previous entry")
-            if entry_hash(entry) != entry.hash:
-                return Verification(False, count, entry.seq, "content does not match its hash")
-            expected_prev, expected_seq, count = entry.hash, expected_seq + 1, count + 1
-        if head.seq != count or head.hash != expected_prev:
-            return Verification(False, count, count + 1, "entries after the last one are missing")
+        entries = AuditEntry.objects.order_by("seq").iterator(chunk_size=chunk_size)
+        records = ({**hashed_fields(e), "hash": e.hash} for e in entries)
+        return walk(records, head=(head.seq, head.hash))
+
+
+def walk(records, head: tuple[int, str] | None = None) -> Verification:
+    """Check a sequence of exported entries (dicts with the hashed fields and
+    "hash"): numbered from 1 without a gap, each linking to the one before,
+    each hash matching its content. `head`, when known, is the last entry's
+    (seq, hash) as the database records it, which catches removed last entries."""
+    expected_prev, expected_seq, count = GENESIS, 1, 0
+    for record in records:
+        if not isinstance(record, dict):
+            return Verification(False, count, expected_seq, "not an audit entry")
+        seq = record.get("seq")
+        if seq != expected_seq:
+            return Verification(False, count, expected_seq, f"entry #{expected_seq} is missing")
+        if record.get("prev_hash") != expected_prev:
+            return Verification(False, count, seq, "does not link to the previous entry")
+        fields = {k: v for k, v in record.items() if k != "hash"}
+        if hash_of(fields) != record.get("hash"):
+            return Verification(False, count, seq, "content does not match its hash")
+        expected_prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
+    if head is not None and (head[0] != count or head[1] != expected_prev):
+        return Verification(False, count, count + 1, "entries after the last one are missing")
     return Verification(True, count)
+
+
+def export_lines(chunk_size: int = 2000):
+    """The whole trail as JSON lines, oldest first: `audit_verify --file`
+    checks such a file without the database."""
+    for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=chunk_size):
+        yield json.dumps({**hashed_fields(entry), "hash": entry.hash}, sort_keys=True, ensure_ascii=False) + "\n"

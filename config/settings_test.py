@@ -4,11 +4,13 @@
 """
 
 import os
-from pathlib import Path
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("STEWARD_ENCRYPTION_KEY", "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTAwMDA=")
-os.environ.setdefault("STEWARD_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
+# A folder of this test run's own (database file, broker folder), inherited
+# by the worker and web processes it starts: two runs at once never share one.
+os.environ.setdefault("STEWARD_VAR_DIR", tempfile.mkdtemp(prefix="steward-test-"))
 
 from config.settings import *
 from config.settings import DATABASES, VAR_DIR

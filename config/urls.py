@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from audit.api import AuditViewSet
 from config.api import Router
 from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
 from events.views import hook
@@ -14,6 +15,7 @@ router.register("sources", SourceViewSet, basename="source")
 router.register("bindings", BindingViewSet, basename="binding")
 router.register("events", EventViewSet, basename="event")
 router.register("schedules", ScheduleViewSet, basename="schedule")
+router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [
     re_path(r"^hooks/(?P<slug>[-a-zA-Z0-9_]+)/?$", observability.timed_webhook(hook), name="hook"),

@@ -1,6 +1,7 @@
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -233,3 +234,10 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run's own var folder (see config/settings_test.py) goes with it."""
+    var_dir = os.environ.get("STEWARD_VAR_DIR", "")
+    if os.path.basename(var_dir).startswith("steward-test-"):
+        shutil.rmtree(var_dir, ignore_errors=True)

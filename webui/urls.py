@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webui import event_views, views
+from webui import audit_views, event_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -25,4 +25,6 @@ urlpatterns = [
     path("bindings/<uuid:pk>/reset", event_views.binding_reset, name="binding_reset"),
     path("bindings/<uuid:pk>/backtest/", event_views.binding_backtest, name="binding_backtest"),
     path("schedules/", event_views.schedule_list, name="schedule_list"),
+    path("audit/", audit_views.audit_list, name="audit_list"),
+    path("audit/verify", audit_views.audit_verify, name="audit_verify"),
 ]

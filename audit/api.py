@@ -1,0 +1,85 @@
+"""REST API for the audit trail (/api/v1/audit/): read, verify, export."""
+
+from datetime import datetime
+
+from django.http import StreamingHttpResponse
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from audit import trail
+from audit.models import AuditEntry
+from config.api import CursorPagination
+
+FILTERS = {
+    "action": "action",
+    "actor": "actor",
+    "actor_kind": "actor_kind",
+    "object_type": "object_type",
+    "object_id": "object_id",
+}
+
+
+class AuditSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "seq",
+            "at",
+            "actor_kind",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "request_id",
+            "client_ip",
+            "prev_hash",
+            "hash",
+        ]
+
+
+class AuditPagination(CursorPagination):
+    ordering = "-seq"
+
+
+def filtered(queryset, params):
+    """Entries matching ?action=&actor=&actor_kind=&object_type=&object_id=&since=&until= (ISO times)."""
+    for param, field in FILTERS.items():
+        if params.get(param):
+            queryset = queryset.filter(**{field: params[param]})
+    for param, lookup in (("since", "at__gte"), ("until", "at__lt")):
+        if params.get(param):
+            try:
+                moment = datetime.fromisoformat(params[param])
+            except ValueError:
+                raise ValidationError({param: ["an ISO 8601 time, e.g. 2026-11-29T03:00:00Z"]}) from None
+            queryset = queryset.filter(**{lookup: moment})
+    return queryset
+
+
+class AuditViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = AuditSerializer
+    pagination_class = AuditPagination
+    lookup_field = "seq"
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return filtered(AuditEntry.objects.all(), self.request.query_params)
+
+    @action(detail=False, methods=["get"])
+    def verify(self, request):
+        result = trail.verify()
+        return Response(
+            {"ok": result.ok, "count": result.count, "broken_seq": result.broken_seq, "problem": result.problem}
+        )
+
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """Every entry as JSON lines, oldest first; verify offline with
+        `manage.py audit_verify --file FILE`."""
+        response = StreamingHttpResponse(trail.export_lines(), content_type="application/x-ndjson")
+        response["Content-Disposition"] = 'attachment; filename="steward-audit.jsonl"'
+        return response
