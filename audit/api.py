@@ -3,6 +3,8 @@
 from datetime import datetime
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -41,6 +43,13 @@ class AuditSerializer(serializers.ModelSerializer):
         ]
 
 
+class VerificationSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    count = serializers.IntegerField()
+    broken_seq = serializers.IntegerField(allow_null=True)
+    problem = serializers.CharField()
+
+
 class AuditPagination(CursorPagination):
     ordering = "-seq"
 
@@ -69,6 +78,7 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return filtered(AuditEntry.objects.all(), self.request.query_params)
 
+    @extend_schema(responses=VerificationSerializer)
     @action(detail=False, methods=["get"])
     def verify(self, request):
         result = trail.verify()
@@ -76,6 +86,7 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
             {"ok": result.ok, "count": result.count, "broken_seq": result.broken_seq, "problem": result.problem}
         )
 
+    @extend_schema(responses={(200, "application/x-ndjson"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])
     def export(self, request):
         """Every entry as JSON lines, oldest first; verify offline with

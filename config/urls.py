@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from audit.api import AuditViewSet
 from config.api import Router
@@ -22,6 +23,8 @@ urlpatterns = [
     re_path(r"^healthz/?$", observability.healthz, name="healthz"),
     re_path(r"^metrics/?$", observability.metrics, name="metrics"),
     path("api/v1/", include(router.urls)),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("", include("webui.urls")),
 ]

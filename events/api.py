@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -99,6 +101,15 @@ class SourceSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class SourceWithTokenSerializer(SourceSerializer):
+    """A source as created or rotated: the only answers holding its token."""
+
+    token = serializers.CharField(read_only=True)
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "token"]
+
+
 class SourceViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -128,12 +139,14 @@ class SourceViewSet(
                 trail.Change("source.updated", "source", serializer.instance.slug, before=before, after=after),
             )
 
+    @extend_schema(responses={201: SourceWithTokenSerializer})
     def create(self, request, *args, **kwargs):
         response = super().create(request, *args, **kwargs)
         response.data["token"] = self._token  # shown here and never again
         return response
 
-    @action(detail=True, methods=["post"], url_path="rotate-token", serializer_class=serializers.Serializer)
+    @extend_schema(request=None, responses=SourceWithTokenSerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-token")
     def rotate_token(self, request, slug=None):
         """A new token, shown in this answer only; the old one stops working."""
         source = self.get_object()
@@ -206,6 +219,37 @@ class BacktestSerializer(serializers.Serializer):
     days = serializers.IntegerField(min_value=1, max_value=90, default=7)
 
 
+class BacktestResultSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    events = serializers.IntegerField()
+    truncated = serializers.BooleanField()
+    matched = serializers.IntegerField()
+    would_run = serializers.IntegerField()
+    deduplicated = serializers.IntegerField()
+    not_matched = serializers.IntegerField()
+    reasons = serializers.ListField(child=serializers.DictField())
+
+
+class BindingTestRequestSerializer(serializers.Serializer):
+    """Documentation of `bindings/test/`: an inline event or a stored one."""
+
+    event = serializers.DictField(required=False)
+    event_id = serializers.UUIDField(required=False)
+
+
+class BindingTestResultSerializer(serializers.Serializer):
+    binding = serializers.UUIDField()
+    name = serializers.CharField()
+    matched = serializers.BooleanField()
+    reason = serializers.CharField()
+    parameters = serializers.DictField(allow_null=True)
+    error = serializers.CharField()
+
+
+class BindingTestResultsSerializer(serializers.Serializer):
+    results = BindingTestResultSerializer(many=True)
+
+
 class BindingViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -233,11 +277,13 @@ class BindingViewSet(
                 trail.Change("binding.updated", "binding", binding.pk, before=before, after=serializer.data),
             )
 
-    @action(detail=False, methods=["post"], serializer_class=serializers.Serializer)
+    @extend_schema(request=BindingTestRequestSerializer, responses=BindingTestResultsSerializer)
+    @action(detail=False, methods=["post"])
     def test(self, request):
         return Response({"results": services.test_bindings(test_document(request.data))})
 
-    @action(detail=True, methods=["post"], serializer_class=serializers.Serializer)
+    @extend_schema(request=None, responses={200: BindingSerializer, 409: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
     def reset(self, request, pk=None):
         """Close a tripped circuit breaker: the binding runs again."""
         binding = self.get_object()
@@ -245,6 +291,7 @@ class BindingViewSet(
             return Response({"detail": "This binding is not tripped."}, status=409)
         return Response(BindingSerializer(binding).data)
 
+    @extend_schema(request=BacktestSerializer, responses=BacktestResultSerializer)
     @action(detail=True, methods=["post"], serializer_class=BacktestSerializer)
     def backtest(self, request, pk=None):
         body = BacktestSerializer(data=request.data)
