@@ -42,14 +42,18 @@ if not SECRET_KEY:
 
 STEWARD_ENCRYPTION_KEY = env_str("STEWARD_ENCRYPTION_KEY")
 if STEWARD_ENCRYPTION_KEY:
-    # Refuse a key Fernet cannot use now, not at the first secret saved.
-    try:
-        if len(base64.urlsafe_b64decode(STEWARD_ENCRYPTION_KEY.encode())) != 32:
-            raise ValueError
-    except ValueError:
-        raise ImproperlyConfigured(
-            "STEWARD_ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes (a Fernet key)."
-        ) from None
+    # One key, or several comma-separated during a rotation (the first
+    # encrypts; see config/crypto.py). Refuse a key Fernet cannot use now,
+    # not at the first secret saved.
+    for _key in STEWARD_ENCRYPTION_KEY.split(","):
+        try:
+            if len(base64.urlsafe_b64decode(_key.strip().encode())) != 32:
+                raise ValueError
+        except ValueError:
+            raise ImproperlyConfigured(
+                "STEWARD_ENCRYPTION_KEY must be one or more comma-separated Fernet keys "
+                "(32 url-safe base64-encoded bytes each)."
+            ) from None
 elif not DEBUG:
     raise ImproperlyConfigured("STEWARD_ENCRYPTION_KEY must be set when DEBUG is off.")
 else:
@@ -290,3 +294,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Runbook sandbox and secrets
+# Resource limits of every runbook process (runbooks/runners/sandbox.py); 0
+# turns one off. CPU time is the runbook's own timeout plus this margin, a
+# backstop for a process that escapes the wall-clock timeout.
+STEWARD_RUNBOOK_CPU_MARGIN_SECONDS = env_int("STEWARD_RUNBOOK_CPU_MARGIN_SECONDS", 10)
+STEWARD_RUNBOOK_MAX_ADDRESS_SPACE_BYTES = env_int("STEWARD_RUNBOOK_MAX_ADDRESS_SPACE_BYTES", 1024**3)
+STEWARD_RUNBOOK_MAX_FILE_BYTES = env_int("STEWARD_RUNBOOK_MAX_FILE_BYTES", 256 * 1024**2)
+STEWARD_RUNBOOK_MAX_OPEN_FILES = env_int("STEWARD_RUNBOOK_MAX_OPEN_FILES", 1024)
+# RLIMIT_NPROC counts every process of the runbook user on the machine (all
+# runs of every worker there, and anything else running as that user), so it
+# is a shared ceiling, not a per-run quota; applied only when the worker
+# switches to STEWARD_RUNBOOK_USER.
+STEWARD_RUNBOOK_MAX_PROCESSES = env_int("STEWARD_RUNBOOK_MAX_PROCESSES", 512)
+STEWARD_RUNBOOK_MAX_OUTPUT_BYTES = env_int("STEWARD_RUNBOOK_MAX_OUTPUT_BYTES", 10 * 1024**2)
+# Folders a runbook may neither read nor write (Landlock, where the kernel has
+# it), on top of the checkout (BASE_DIR) and VAR_DIR, which are always hidden.
+STEWARD_RUNBOOK_HIDDEN_PATHS = env_list("STEWARD_RUNBOOK_HIDDEN_PATHS", "")
+# The largest script a person may upload in the browser (bytes).
+STEWARD_RUNBOOK_UPLOAD_MAX_BYTES = env_int("STEWARD_RUNBOOK_UPLOAD_MAX_BYTES", 256 * 1024)

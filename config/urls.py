@@ -7,7 +7,7 @@ from config.api import Router
 from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
 from events.views import hook
 from runbooks import observability
-from runbooks.api import ExecutionViewSet, RunbookViewSet
+from runbooks.api import ExecutionViewSet, RunbookViewSet, SecretViewSet
 
 router = Router()
 router.register("runbooks", RunbookViewSet, basename="runbook")
@@ -16,6 +16,7 @@ router.register("sources", SourceViewSet, basename="source")
 router.register("bindings", BindingViewSet, basename="binding")
 router.register("events", EventViewSet, basename="event")
 router.register("schedules", ScheduleViewSet, basename="schedule")
+router.register("secrets", SecretViewSet, basename="secret")
 router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [

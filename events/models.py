@@ -1,12 +1,14 @@
+import logging
 import uuid
 
 from django.db import models
 from django.utils import timezone
 
 from accounts import tokens
-from events import crypto
+from config import crypto
 
 SOURCE_TOKEN_PREFIX = "sts"
+log = logging.getLogger(__name__)
 
 
 class Source(models.Model):
@@ -59,7 +61,11 @@ class Source(models.Model):
         cannot be decrypted any more, which then fails every signature)."""
         if not self.signing_secret_encrypted:
             return ""
-        return crypto.decrypt(self.signing_secret_encrypted) or ""
+        try:
+            return crypto.decrypt(self.signing_secret_encrypted)
+        except crypto.DecryptionError:
+            log.error("source %s: its signing secret cannot be decrypted (was a key removed?)", self.slug)
+            return ""
 
     @signing_secret.setter
     def signing_secret(self, value: str) -> None:

@@ -1,4 +1,5 @@
-"""REST API for runbooks and executions (/api/v1/runbooks/, /executions/)."""
+"""REST API for runbooks, executions and secrets (/api/v1/runbooks/,
+/executions/, /secrets/)."""
 
 import re
 
@@ -12,8 +13,8 @@ from accounts.authentication import actor_of
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
 from events import rendering
 from runbooks import parameters as params
-from runbooks import services
-from runbooks.models import Execution, LogLine, Runbook, RunbookVersion
+from runbooks import secret_store, services
+from runbooks.models import Execution, LogLine, Runbook, RunbookVersion, Secret
 
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_SCRIPT = 256 * 1024
@@ -24,7 +25,10 @@ class RunbookSerializer(serializers.Serializer):
     slug = serializers.SlugField(max_length=64, required=False)
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(allow_blank=True, required=False, default="")
-    tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, default=list)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), required=False, default=list, max_length=20
+    )
+    team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=RunbookVersion.Kind.choices)
     script = serializers.CharField(max_length=MAX_SCRIPT, trim_whitespace=False)
     parameters = serializers.JSONField(required=False, default=dict)
@@ -58,8 +62,11 @@ class RunbookSerializer(serializers.Serializer):
 
     def validate_secrets(self, value):
         for name in value:
-            if not params.SECRET_NAME.match(name):
-                raise ValidationError(f"{name!r}: secret names match [A-Z_][A-Z0-9_]*")
+            problem = secret_store.name_problem(name)
+            if problem:
+                raise ValidationError(problem)
+        if len(set(value)) != len(value):
+            raise ValidationError("a secret is named twice")
         return value
 
     def validate_queue(self, value):
@@ -82,6 +89,7 @@ class RunbookSerializer(serializers.Serializer):
             "name": runbook.name,
             "description": runbook.description,
             "tags": runbook.tags,
+            "team": runbook.team,
             **version.content(),
             **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
             "version": version.number,
@@ -186,6 +194,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "requested_by",
             "attempt",
             "retry_of",
+            "rerun_of",
             "created_at",
             "started_at",
             "finished_at",
@@ -228,6 +237,19 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
             )
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
+    @action(detail=True, methods=["post"])
+    def rerun(self, request, pk=None):
+        """A new execution of the same version with the same parameters."""
+        original = self.get_object()
+        try:
+            execution = services.rerun(original, request.user, actor_of(request), request=request)
+        except params.ParameterError as exc:
+            return Response(
+                {"detail": f"This run's parameters do not pass its version's schema: {exc}"},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
+
 
 def log_page(execution: Execution, after: int) -> dict:
     """Lines after `after`; `done` once the run ended and every line is read.
@@ -243,3 +265,69 @@ def log_page(execution: Execution, after: int) -> dict:
     )
     next_n = lines[-1]["n"] if lines else after
     return {"lines": lines, "next": next_n, "done": finished and len(lines) < LOG_PAGE}
+
+
+class SecretSerializer(serializers.ModelSerializer):
+    """`{name, value, description}`; the value is write-only: no answer ever
+    holds it, not even the one to its creation."""
+
+    value = serializers.CharField(
+        write_only=True, trim_whitespace=False, max_length=secret_store.MAX_VALUE_LENGTH, required=True
+    )
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Secret
+        fields = ["id", "name", "value", "description", "created_at", "updated_at", "updated_by"]
+        read_only_fields = ["id", "created_at", "updated_at", "updated_by"]
+        # Uniqueness is checked in validate_name, with a clearer message.
+        extra_kwargs = {"name": {"validators": []}}
+
+    def validate_name(self, value):
+        if self.instance is not None:
+            if value != self.instance.name:
+                raise ValidationError("a secret's name cannot change: runbooks use it; create a new secret")
+            return value
+        problem = secret_store.name_problem(value)
+        if problem:
+            raise ValidationError(problem)
+        if Secret.objects.filter(name=value).exists():
+            raise ValidationError("a secret with this name exists; send a new value to replace it")
+        return value
+
+
+class SecretViewSet(viewsets.ModelViewSet):
+    serializer_class = SecretSerializer
+    queryset = Secret.objects.select_related("updated_by")
+    lookup_value_regex = UUID_PATTERN
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = secret_store.create(
+            data["name"],
+            data["value"],
+            data.get("description", ""),
+            actor_of(self.request),
+            user=self.request.user,
+            request=self.request,
+        )
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = secret_store.update(
+            serializer.instance,
+            actor_of(self.request),
+            value=data.get("value"),
+            description=data.get("description"),
+            user=self.request.user,
+            request=self.request,
+        )
+
+    def perform_destroy(self, instance):
+        secret_store.delete(instance, actor_of(self.request), request=self.request)
+
+    def get_serializer(self, *args, **kwargs):
+        # PATCH and PUT both merge: a description alone leaves the value as it is.
+        if self.action in ("update", "partial_update"):
+            kwargs["partial"] = True
+        return super().get_serializer(*args, **kwargs)

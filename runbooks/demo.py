@@ -1,6 +1,8 @@
-"""The demo `make run` seeds: one admin, one runbook, one source, one binding."""
+"""The demo `make run` seeds: one admin, one runbook, one source, one
+binding, and the library of example runbooks (runbooks/examples/)."""
 
 import secrets
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -8,8 +10,10 @@ from django.db import transaction
 from audit import trail
 from events.models import Binding, Source
 from events.services import rotate_source_token
-from runbooks import services
+from runbooks import manifest, services
 from runbooks.models import Runbook
+
+EXAMPLES = Path(__file__).resolve().parent / "examples"
 
 DEMO_SCRIPT = """\
 import json
@@ -59,6 +63,7 @@ def seed() -> str | None:
                 trail.SYSTEM,
                 message="Demo runbook",
             )
+        seed_examples()
         source = Source.objects.filter(slug="demo").first()
         if source is None:
             source = Source(slug="demo", name="Demo", kind=Source.Kind.GENERIC)
@@ -77,6 +82,14 @@ def seed() -> str | None:
                 trail.SYSTEM, trail.Change("binding.created", "binding", binding.pk, after={"name": binding.name})
             )
     return password
+
+
+def seed_examples() -> list[tuple[str, str]]:
+    """The example library (runbooks/examples), through the same code as
+    `import_runbooks`. Only the missing ones: an example that exists may have
+    been edited since, and stays as it is."""
+    entries = [e for e in manifest.read(EXAMPLES) if not Runbook.objects.filter(slug=e.slug).exists()]
+    return manifest.import_entries(entries, trail.SYSTEM) if entries else []
 
 
 def rotate_demo_token() -> str:

@@ -14,9 +14,9 @@ from django.utils import timezone
 from audit import trail
 from events import breaker
 from events.services import event_context
-from runbooks import services
+from runbooks import secret_store, services
 from runbooks.models import Execution, LogLine, Runbook
-from runbooks.runners import process
+from runbooks.runners import process, sandbox
 
 log = logging.getLogger(__name__)
 Status = Execution.Status
@@ -109,8 +109,9 @@ def _at_limit(row: Execution, runbook: Runbook) -> None:
         Execution.objects.filter(pk=row.pk, status=Status.QUEUED).update(waiting_for_slot=True, enqueued_at=None)
 
 
-def spec_for(execution: Execution) -> process.RunSpec:
+def spec_for(execution: Execution, secrets: dict[str, str] | None = None) -> process.RunSpec:
     version = execution.version
+    as_other_user = os.geteuid() == 0  # a root worker never runs a runbook as root
     return process.RunSpec(
         kind=version.kind,
         script=version.script,
@@ -122,8 +123,23 @@ def spec_for(execution: Execution) -> process.RunSpec:
             "STEWARD_RUNBOOK": execution.runbook.slug,
             "STEWARD_RUNBOOK_VERSION": str(version.number),
         },
-        # A root worker never runs a runbook as root.
-        run_as=settings.STEWARD_RUNBOOK_USER if os.geteuid() == 0 else None,
+        run_as=settings.STEWARD_RUNBOOK_USER if as_other_user else None,
+        secrets=secrets or {},
+        max_output_bytes=settings.STEWARD_RUNBOOK_MAX_OUTPUT_BYTES,
+        limits=sandbox_limits(version.timeout_seconds, as_other_user),
+        hidden_paths=[str(settings.BASE_DIR), str(settings.VAR_DIR), *settings.STEWARD_RUNBOOK_HIDDEN_PATHS],
+    )
+
+
+def sandbox_limits(timeout_seconds: int, as_other_user: bool) -> sandbox.Limits:
+    return sandbox.Limits(
+        cpu_seconds=timeout_seconds + settings.STEWARD_RUNBOOK_CPU_MARGIN_SECONDS,
+        address_space_bytes=settings.STEWARD_RUNBOOK_MAX_ADDRESS_SPACE_BYTES,
+        file_bytes=settings.STEWARD_RUNBOOK_MAX_FILE_BYTES,
+        open_files=settings.STEWARD_RUNBOOK_MAX_OPEN_FILES,
+        # RLIMIT_NPROC counts all processes of the user: as the worker's own
+        # user it would count the worker and everything else that user runs.
+        processes=settings.STEWARD_RUNBOOK_MAX_PROCESSES if as_other_user else 0,
     )
 
 
@@ -150,7 +166,13 @@ def run(execution_id: str, worker: str = "") -> None:
             ),
         )
     try:
-        outcome = process.run(spec_for(execution), DatabaseSink(execution))
+        secrets = secret_store.values_for(execution.version.secrets)
+    except secret_store.SecretError as exc:
+        # Failing loudly beats running without the credential it needs.
+        finish(execution, process.Outcome("failed", error=str(exc)))
+        return
+    try:
+        outcome = process.run(spec_for(execution, secrets), DatabaseSink(execution))
     except Exception as exc:  # a bug of ours must not leave the run "running"
         log.exception("execution %s: the runner failed", execution_id)
         outcome = process.Outcome("failed", error=f"Steward could not run this runbook ({type(exc).__name__}).")

@@ -26,8 +26,9 @@ class Runbook(models.Model):
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True)  # Markdown
     tags = models.JSONField(default=list, blank=True)
+    team = models.CharField(max_length=100, blank=True)  # the team that owns it
     current_version = models.ForeignKey(
         "RunbookVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -137,6 +138,8 @@ class Execution(models.Model):
     )
     attempt = models.PositiveIntegerField(default=1)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A person's "run it again": same version and parameters, a new execution.
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     # Queued rows with no enqueued_at wait for the sweep: a retry's backoff
     # (not_before) or a free concurrency slot (waiting_for_slot).
@@ -216,6 +219,27 @@ class Worker(models.Model):
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Secret(models.Model):
+    """A value a runbook gets as an environment variable of the same name.
+    Stored encrypted (runbooks/crypto.py); never shown again once saved."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)  # [A-Z_][A-Z0-9_]*, see runbooks/secret_store.py
+    description = models.CharField(max_length=500, blank=True)
+    ciphertext = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)  # when the value or description last changed
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]

@@ -6,18 +6,20 @@ into the declared number or boolean before validation, so a schema saying
 """
 
 import json
-import re
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from runbooks.runners.process import param_env_name
 
-SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-
 
 class ParameterError(ValueError):
-    pass
+    """`problems` lists (parameter name or "", message) when known, so a form
+    can show each message next to its field."""
+
+    def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or [("", message)]
 
 
 def check_schema(schema) -> None:
@@ -70,16 +72,25 @@ def defaults(schema: dict) -> dict:
     }
 
 
+def problems(schema: dict, values: dict) -> list[tuple[str, str]]:
+    """(parameter name or "", message) for each way `values` fails `schema`."""
+    found = []
+    for error in sorted(Draft202012Validator(schema).iter_errors(values), key=lambda e: list(e.absolute_path)):
+        path = [str(p) for p in error.absolute_path]
+        name = path[0] if path else ""
+        if not name and error.validator == "required" and isinstance(error.instance, dict):
+            name = next((n for n in error.validator_value if n not in error.instance), "")
+        where = ".".join(path)
+        found.append((name, f"{where}: {error.message}" if where else error.message))
+    return found
+
+
 def validate(schema: dict, values) -> dict:
     """Return the parameters to run with (defaults filled in), or raise."""
     if not isinstance(values, dict):
         raise ParameterError("parameters must be a JSON object")
     values = {**defaults(schema), **coerce(schema, values)}
-    errors = sorted(Draft202012Validator(schema).iter_errors(values), key=lambda e: list(e.absolute_path))
-    if errors:
-        messages = []
-        for error in errors[:5]:
-            where = ".".join(str(p) for p in error.absolute_path)
-            messages.append(f"{where}: {error.message}" if where else error.message)
-        raise ParameterError("; ".join(messages))
+    found = problems(schema, values)
+    if found:
+        raise ParameterError("; ".join(message for _, message in found[:5]), found)
     return values

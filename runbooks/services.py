@@ -47,7 +47,7 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
     content = version_content(data, current)
     before = None if creating else _audited(runbook, current)
     with transaction.atomic():
-        for name in ("name", "description", "tags", *Runbook.POLICY_FIELDS):
+        for name in ("name", "description", "tags", "team", *Runbook.POLICY_FIELDS):
             if name in data:
                 setattr(runbook, name, data[name])
         if creating and not runbook.slug:
@@ -88,12 +88,15 @@ def _audited(runbook: Runbook, version: RunbookVersion | None) -> dict:
     }
 
 
-def new_execution(runbook: Runbook, raw_parameters: dict, strict: bool = False, **fields) -> Execution:
-    """An unsaved execution of the runbook's current version. Parameters that
-    fail the schema raise ParameterError when `strict` (a person can fix the
-    request), else give a `failed` execution with the reason: an alert's
-    attempt stays visible in the history instead of vanishing."""
-    version = runbook.current_version
+def new_execution(
+    runbook: Runbook, raw_parameters: dict, strict: bool = False, version: RunbookVersion | None = None, **fields
+) -> Execution:
+    """An unsaved execution of `version` (default: the runbook's current one).
+    Parameters that fail the schema raise ParameterError when `strict` (a
+    person can fix the request), else give a `failed` execution with the
+    reason: an alert's attempt stays visible in the history instead of
+    vanishing."""
+    version = version or runbook.current_version
     now = timezone.now()
     execution = Execution(runbook=runbook, version=version, created_at=now, **fields)
     try:
@@ -121,19 +124,17 @@ def concurrency_key(runbook: Runbook, parameters: dict) -> str:
 
 
 def created_change(execution: Execution) -> trail.Change:
-    return trail.Change(
-        "execution.created",
-        "execution",
-        execution.id,
-        after={
-            "runbook": execution.runbook.slug,
-            "version": execution.version.number,
-            "status": execution.status,
-            "parameters": execution.parameters,
-            "event": execution.event_id,
-            "binding": execution.binding_id,
-        },
-    )
+    after = {
+        "runbook": execution.runbook.slug,
+        "version": execution.version.number,
+        "status": execution.status,
+        "parameters": execution.parameters,
+        "event": execution.event_id,
+        "binding": execution.binding_id,
+    }
+    if execution.rerun_of_id:
+        after["rerun_of"] = execution.rerun_of_id
+    return trail.Change("execution.created", "execution", execution.id, after=after)
 
 
 def request_run(runbook: Runbook, raw_parameters: dict, user, actor: trail.Actor, request=None) -> Execution:
@@ -144,6 +145,34 @@ def request_run(runbook: Runbook, raw_parameters: dict, user, actor: trail.Actor
         trail.record(actor, created_change(execution), request=request)
         enqueue_on_commit([execution])
     return execution
+
+
+def rerun(original: Execution, user, actor: trail.Actor, request=None) -> Execution:
+    """Run again what `original` ran: the same version and parameters (and
+    event, so the runbook reads the same STEWARD_EVENT), as a new execution.
+    Raises ParameterError when the parameters never passed the version's
+    schema (the original failed on them), rather than running them anyway."""
+    execution = new_execution(
+        original.runbook,
+        original.parameters,
+        strict=True,
+        version=original.version,
+        event_id=original.event_id,
+        rerun_of=original,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    with transaction.atomic():
+        execution.save(force_insert=True)
+        trail.record(actor, created_change(execution), request=request)
+        enqueue_on_commit([execution])
+    return execution
+
+
+def restore_version(runbook: Runbook, version: RunbookVersion, actor: trail.Actor, author=None) -> RunbookVersion:
+    """Make an old version's content current again, as a new version (the
+    history stays as it was). Returns the current version: the same one when
+    its content already equals the old version's."""
+    return save_runbook(runbook, version.content(), actor, author=author, message=f"Restored v{version.number}")
 
 
 def enqueue_on_commit(executions: list[Execution]) -> None:

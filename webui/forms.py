@@ -1,9 +1,21 @@
+"""Forms of the pages. They parse what a browser sends; the rules a runbook,
+its parameters or a secret must follow live in runbooks/ and are the same
+for the API (the runbook form even validates through the API's serializer).
+"""
+
 import json
+import os
 
 from django import forms
+from django.conf import settings
 
 from runbooks import parameters as params
-from runbooks.models import RunbookVersion
+from runbooks import secret_store
+from runbooks.api import MAX_SCRIPT, RunbookSerializer
+from runbooks.models import RunbookVersion, Secret
+
+# An uploaded script's kind comes from its extension.
+UPLOAD_KINDS = {".py": RunbookVersion.Kind.PYTHON, ".sh": RunbookVersion.Kind.SHELL}
 
 
 class JSONField(forms.CharField):
@@ -24,33 +36,252 @@ class JSONField(forms.CharField):
         return value
 
 
+class CommaListField(forms.CharField):
+    """`a, b, c` ↔ ["a", "b", "c"]."""
+
+    def to_python(self, value):
+        value = super().to_python(value) or ""
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+
 class RunbookForm(forms.Form):
+    """Create or edit a runbook. A change to the script, parameters, timeout,
+    secrets or queue saves a new version; the rest changes no code."""
+
     name = forms.CharField(max_length=100)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Markdown: what it does, when to run it, what to check after.",
+    )
+    team = forms.CharField(max_length=100, required=False, label="Owner team")
+    tags = CommaListField(required=False, help_text="Comma-separated, e.g. disk, linux")
     kind = forms.ChoiceField(choices=RunbookVersion.Kind.choices)
+    script_file = forms.FileField(
+        required=False,
+        label="Upload a script (.py or .sh)",
+        help_text="Replaces the script below; its extension sets the kind.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".py,.sh"}),
+    )
     script = forms.CharField(
+        required=False,
         strip=False,
-        max_length=256 * 1024,
-        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false", "class": "code"}),
+        max_length=MAX_SCRIPT,
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "code", "data-editor": "script"}),
+        help_text="Tab indents; press Esc, then Tab, to leave the editor.",
     )
     parameters = JSONField(
         required=False,
         label="Parameters (JSON Schema)",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code", "data-editor": "json"}),
         help_text='For example {"type": "object", "properties": {"host": {"type": "string"}}, "required": ["host"]}',
     )
     timeout_seconds = forms.IntegerField(min_value=1, max_value=86400, initial=300, label="Timeout (seconds)")
+    queue = forms.CharField(
+        max_length=64, required=False, help_text="The workers that run it; empty for the default queue."
+    )
+    secrets = CommaListField(
+        required=False, help_text="Names of the secrets it gets as environment variables, e.g. PAGER_TOKEN"
+    )
+    message = forms.CharField(
+        max_length=200, required=False, label="What changed", help_text="Kept with the new version, if one is made."
+    )
 
-    def clean_parameters(self):
-        schema = self.cleaned_data["parameters"]
+    def __init__(self, *args, runbook=None, **kwargs):
+        self.runbook = runbook
+        super().__init__(*args, **kwargs)
+
+    def clean_script_file(self):
+        upload = self.cleaned_data.get("script_file")
+        if not upload:
+            return None
+        extension = os.path.splitext(upload.name)[1].lower()
+        if extension not in UPLOAD_KINDS:
+            raise forms.ValidationError("Upload a .py or .sh file.")
+        limit = min(settings.STEWARD_RUNBOOK_UPLOAD_MAX_BYTES, MAX_SCRIPT)
+        if upload.size > limit:
+            raise forms.ValidationError(f"The file is {upload.size} bytes; the limit is {limit}.")
         try:
-            params.check_schema(schema)
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+        return {"kind": UPLOAD_KINDS[extension], "script": text}
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("script_file")
+        if upload:
+            cleaned.update(upload)
+        elif "script" in cleaned and not cleaned["script"].strip() and "script_file" not in self.errors:
+            self.add_error("script", "Write a script or upload one.")
+        if self.errors:
+            return cleaned
+        # The API's rules, so the form and the API accept the same runbooks.
+        fields = ("name", "description", "team", "tags", "kind", "script", "parameters", "timeout_seconds")
+        data = {name: cleaned[name] for name in (*fields, "queue", "secrets")}
+        serializer = RunbookSerializer(instance=self.runbook, data=data)
+        if not serializer.is_valid():
+            for field, errors in serializer.errors.items():
+                self.add_error(field if field in self.fields else None, _messages(errors))
+        return cleaned
+
+    def runbook_data(self) -> dict:
+        """What services.save_runbook takes."""
+        data = {name: self.cleaned_data[name] for name in ("name", "description", "team", "tags")}
+        data.update({name: self.cleaned_data[name] for name in RunbookVersion.CONTENT_FIELDS})
+        return data
+
+
+def _messages(errors) -> list[str]:
+    """DRF's errors of one field (a list, or a dict by list index) as texts."""
+    if isinstance(errors, dict):
+        return [f"{key}: {m}" for key, value in errors.items() for m in _messages(value)]
+    if isinstance(errors, list):
+        return [m for item in errors for m in _messages(item)]
+    return [str(errors)]
+
+
+class ParametersForm(forms.Form):
+    """The Run form, generated from a version's parameters JSON Schema: one
+    field per property, typed, with its default, description and enum.
+    Validation is the API's (runbooks.parameters.validate)."""
+
+    def __init__(self, schema: dict, *args, **kwargs):
+        self.schema = schema if isinstance(schema, dict) else {}
+        super().__init__(*args, **kwargs)
+        properties = self.schema.get("properties") or {}
+        required = [name for name in self.schema.get("required") or [] if name in properties]
+        # PostgreSQL's jsonb does not keep the order of an object's keys, so
+        # the order is a rule of ours: the required parameters as `required`
+        # lists them, then the optional ones by name.
+        order = required + sorted(name for name in properties if name not in required)
+        self.names: dict[str, str] = {}  # field key → parameter name
+        for i, name in enumerate(order):
+            key = f"param_{i}"
+            self.names[key] = name
+            prop = properties[name]
+            self.fields[key] = parameter_field(name, prop if isinstance(prop, dict) else {}, name in required)
+
+    def field_key(self, name: str) -> str | None:
+        return next((key for key, n in self.names.items() if n == name), None)
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {}
+        for key, name in self.names.items():
+            if key not in cleaned:
+                continue  # the field's own error is shown
+            value = cleaned[key]
+            if value is None or value == "":
+                continue  # left empty: the schema's default (if any) applies
+            values[name] = value
+        if self.errors:
+            return cleaned
+        try:
+            self.parameters = params.validate(self.schema, values)
         except params.ParameterError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        return schema
+            for name, message in exc.problems:
+                self.add_error(self.field_key(name) if name else None, message)
+        return cleaned
 
 
-class RunForm(forms.Form):
-    parameters = JSONField(required=False, label="Parameters (JSON)")
+class _JSONValueField(forms.CharField):
+    """A parameter of a type the form has no widget for (array, object)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+
+    def prepare_value(self, value):
+        return value if isinstance(value, str) else json.dumps(value)
+
+
+class _EnumField(forms.ChoiceField):
+    """A select whose options are JSON values: the choice is their JSON text."""
+
+    def __init__(self, options, **kwargs):
+        self.options = {json.dumps(v): v for v in options}
+        choices = [(key, str(value)) for key, value in self.options.items()]
+        if not kwargs.get("required", True):
+            choices.insert(0, ("", "—"))
+        super().__init__(choices=choices, **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return self.options.get(value) if value else None
+
+    def prepare_value(self, value):
+        return value if isinstance(value, str) and value in self.options else json.dumps(value)
+
+
+def parameter_field(name: str, prop: dict, required: bool) -> forms.Field:
+    kind = prop.get("type")
+    common = {
+        "label": prop.get("title") or name,
+        "help_text": prop.get("description", ""),
+        "required": required,
+    }
+    if "default" in prop:
+        common["initial"] = prop["default"]
+    if isinstance(prop.get("enum"), list) and prop["enum"]:
+        return _EnumField(prop["enum"], **common)
+    if kind == "boolean":
+        return forms.BooleanField(**{**common, "required": False})
+    if kind == "integer":
+        return forms.IntegerField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
+    if kind == "number":
+        return forms.FloatField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
+    if kind == "string":
+        return forms.CharField(max_length=prop.get("maxLength"), min_length=prop.get("minLength"), **common)
+    common["label"] = f"{common['label']} (JSON)"
+    return _JSONValueField(widget=forms.Textarea(attrs={"rows": 2, "class": "code"}), **common)
+
+
+class _NeverShownTextarea(forms.Textarea):
+    """A secret's value is never sent back to the browser, not even after an error."""
+
+    def format_value(self, value):
+        return None
+
+
+class SecretForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Upper-case letters, digits and '_', e.g. PAGER_TOKEN")
+    value = forms.CharField(
+        strip=False,
+        max_length=secret_store.MAX_VALUE_LENGTH,
+        widget=_NeverShownTextarea(attrs={"rows": 2, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="Encrypted when saved and never shown again.",
+    )
+    description = forms.CharField(max_length=500, required=False)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        problem = secret_store.name_problem(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        if Secret.objects.filter(name=name).exists():
+            raise forms.ValidationError("A secret with this name exists; replace its value instead.")
+        return name
+
+
+class SecretUpdateForm(forms.Form):
+    value = forms.CharField(
+        strip=False,
+        required=False,
+        max_length=secret_store.MAX_VALUE_LENGTH,
+        label="New value",
+        widget=_NeverShownTextarea(attrs={"rows": 2, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="Leave empty to keep the current value.",
+    )
+    description = forms.CharField(max_length=500, required=False)
 
 
 class SourceForm(forms.Form):

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webui import audit_views, event_views, views
+from webui import audit_views, event_views, runbook_views, secret_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -11,9 +11,22 @@ urlpatterns = [
     path("executions/<uuid:pk>/", views.execution_detail, name="execution_detail"),
     path("executions/<uuid:pk>/log", views.execution_log, name="execution_log"),
     path("executions/<uuid:pk>/cancel", views.execution_cancel, name="execution_cancel"),
-    path("runbooks/", views.runbook_list, name="runbook_list"),
-    path("runbooks/new/", views.runbook_new, name="runbook_new"),
-    path("runbooks/<slug:slug>/", views.runbook_detail, name="runbook_detail"),
+    path("executions/<uuid:pk>/rerun", runbook_views.execution_rerun, name="execution_rerun"),
+    path("runbooks/", runbook_views.runbook_list, name="runbook_list"),
+    path("runbooks/new/", runbook_views.runbook_new, name="runbook_new"),
+    path("runbooks/<slug:slug>/", runbook_views.runbook_detail, name="runbook_detail"),
+    path("runbooks/<slug:slug>/edit/", runbook_views.runbook_edit, name="runbook_edit"),
+    path("runbooks/<slug:slug>/versions/", runbook_views.version_list, name="runbook_versions"),
+    path("runbooks/<slug:slug>/versions/<int:number>/", runbook_views.version_detail, name="runbook_version"),
+    path(
+        "runbooks/<slug:slug>/versions/<int:number>/restore",
+        runbook_views.version_restore,
+        name="runbook_version_restore",
+    ),
+    path("runbooks/<slug:slug>/diff/", runbook_views.version_diff, name="runbook_diff"),
+    path("secrets/", secret_views.secret_list, name="secret_list"),
+    path("secrets/<uuid:pk>/", secret_views.secret_edit, name="secret_edit"),
+    path("secrets/<uuid:pk>/delete", secret_views.secret_delete, name="secret_delete"),
     path("events/", views.event_list, name="event_list"),
     path("events/<uuid:pk>/", views.event_detail, name="event_detail"),
     path("sources/", views.source_list, name="source_list"),

@@ -7,18 +7,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
 from events.models import Event, Source
-from runbooks import parameters as params
 from runbooks import services
 from runbooks.api import log_page
-from runbooks.models import Execution, Runbook
+from runbooks.models import Execution
 from webui import pagination
-from webui.forms import RunbookForm, RunForm
 
 Status = Execution.Status
 
@@ -105,51 +103,6 @@ def execution_cancel(request, pk):
     else:
         messages.info(request, f"This run had already ended ({execution.status}).")
     return redirect("execution_detail", pk=execution.pk)
-
-
-@login_required
-def runbook_list(request):
-    runbooks = Runbook.objects.select_related("current_version").filter(current_version__isnull=False)
-    return render(request, "webui/runbook_list.html", {"runbooks": runbooks})
-
-
-@login_required
-def runbook_new(request):
-    form = RunbookForm(request.POST or None, initial={"kind": "python", "timeout_seconds": 300})
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        runbook = Runbook()
-        services.save_runbook(runbook, data, actor_of(request), author=request.user, message="Created")
-        messages.success(request, f"Runbook {runbook.name} created.")
-        return redirect("runbook_detail", slug=runbook.slug)
-    return render(request, "webui/runbook_form.html", {"form": form})
-
-
-@login_required
-def runbook_detail(request, slug):
-    runbook = get_object_or_404(
-        Runbook.objects.select_related("current_version"), slug=slug, current_version__isnull=False
-    )
-    form = RunForm(request.POST or None, initial={"parameters": params.defaults(runbook.current_version.parameters)})
-    if request.method == "POST" and form.is_valid():
-        try:
-            execution = services.request_run(
-                runbook, form.cleaned_data["parameters"], request.user, actor_of(request), request=request
-            )
-        except params.ParameterError as exc:
-            form.add_error("parameters", str(exc))
-        else:
-            return redirect("execution_detail", pk=execution.pk)
-    return render(
-        request,
-        "webui/runbook_detail.html",
-        {
-            "runbook": runbook,
-            "version": runbook.current_version,
-            "form": form,
-            "executions": _executions().filter(runbook=runbook).order_by("-created_at")[:10],
-        },
-    )
 
 
 @login_required

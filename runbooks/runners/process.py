@@ -1,15 +1,18 @@
 """Run one runbook as a supervised subprocess, as the contract's "What a
 runbook sees" says: a fresh temp dir, a scrubbed environment, parameter and
 event files, a result file, its own session and process group, a timeout that
-kills the whole group, and output read line by line while it runs.
+kills the whole group, and output read line by line while it runs. Resource
+limits and the hiding of Steward's own files are in `sandbox`; secret values
+are masked (`masking`) before any line, result or error leaves this module.
 
 This module knows nothing about the database: the caller passes a `Sink` that
 stores lines and, when checked in with, says whether the run must stop.
 """
 
 import contextlib
-import ctypes
+import dataclasses
 import json
+import math
 import os
 import pwd
 import re
@@ -23,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from runbooks.runners import KINDS
+from runbooks.runners import KINDS, sandbox
+from runbooks.runners.masking import Masker
 
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_LINE_BYTES = 64 * 1024
@@ -42,6 +46,11 @@ class RunSpec:
     kill_grace_seconds: float = 2.0
     # Run as this user (the worker must be root to switch); None: as the worker.
     run_as: str | None = None
+    # Declared secrets, name → value: environment variables, masked in output.
+    secrets: dict[str, str] = field(default_factory=dict)
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    # Folders the runbook may not open (Steward's checkout, var/), where the kernel has Landlock.
+    hidden_paths: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -90,10 +99,49 @@ def build_environment(spec: RunSpec, workdir: str) -> dict[str, str]:
     env.update(spec.identifiers)
     for name, value in spec.parameters.items():
         env[param_env_name(name)] = param_env_value(value)
+    env.update(spec.secrets)  # names are checked when saved: never PATH, PARAM_*, STEWARD_*
     return env
 
 
+# The CPU-time limit, when none is given, leaves the wall-clock timeout room
+# to act first: a busy loop is `timed_out`, not killed by SIGXCPU.
+CPU_MARGIN_SECONDS = 10
+
+
+def _limits_for(spec: RunSpec) -> sandbox.Limits:
+    limits = spec.limits
+    if limits.cpu_seconds is None:
+        limits = dataclasses.replace(limits, cpu_seconds=math.ceil(spec.timeout_seconds) + CPU_MARGIN_SECONDS)
+    return limits
+
+
 def run(spec: RunSpec, sink: Sink) -> Outcome:
+    """Run the runbook to its end; the outcome, result and every line the
+    sink gets have the secret values masked."""
+    masker = Masker(spec.secrets.values())
+    outcome = _run(spec, _MaskingSink(sink, masker))
+    outcome.result = masker.json(outcome.result)
+    outcome.error = masker.text(outcome.error)
+    return outcome
+
+
+class _MaskingSink:
+    def __init__(self, sink: Sink, masker: Masker):
+        self.sink, self.masker = sink, masker
+
+    def started(self, pid: int) -> None:
+        self.sink.started(pid)
+
+    def lines(self, lines: list[Line]) -> None:
+        if self.masker:
+            lines = [dataclasses.replace(line, text=self.masker.text(line.text)) for line in lines]
+        self.sink.lines(lines)
+
+    def check_in(self) -> str | None:
+        return self.sink.check_in()
+
+
+def _run(spec: RunSpec, sink: Sink) -> Outcome:
     runner = KINDS[spec.kind]
     identity = {}
     if spec.run_as:
@@ -114,6 +162,10 @@ def run(spec: RunSpec, sink: Sink) -> Outcome:
             for path in (workdir, env["STEWARD_PARAMS"], env["STEWARD_EVENT"], script_path):
                 os.chown(path, identity["user"], identity["group"])
         try:
+            ruleset = sandbox.landlock_ruleset(spec.hidden_paths, also_allow=[workdir])
+        except OSError as exc:
+            return Outcome("failed", error=f"The runbook's sandbox could not be set up: {exc}")
+        try:
             proc = subprocess.Popen(
                 runner.command(script_path, as_other_user=bool(identity)),
                 cwd=workdir,
@@ -123,11 +175,15 @@ def run(spec: RunSpec, sink: Sink) -> Outcome:
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # own session and process group
                 close_fds=True,
-                preexec_fn=_die_with_parent,
+                # After the switch of user: limits, no new privileges, Landlock.
+                preexec_fn=sandbox.child_setup(_limits_for(spec), ruleset),
                 **identity,
             )
-        except OSError as exc:
-            return Outcome("failed", error=f"The runbook could not be started: {exc.strerror or exc}")
+        except (OSError, subprocess.SubprocessError) as exc:
+            return Outcome("failed", error=f"The runbook could not be started: {getattr(exc, 'strerror', None) or exc}")
+        finally:
+            if ruleset is not None:
+                os.close(ruleset)
         sink.started(proc.pid)
         supervisor = _Supervisor(proc, spec, sink)
         outcome = supervisor.supervise()
@@ -140,20 +196,12 @@ def run(spec: RunSpec, sink: Sink) -> Outcome:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """In the child, after the switch of user: SIGKILL when the worker process
-    supervising it dies, so a killed worker leaves no runbook running."""
-    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def kill_orphans(pgid: int, execution_id: str) -> int:
+def kill_orphans(pgid: int | None, execution_id: str) -> int:
     """Kill what is left of a run whose supervisor died: the processes of its
     group whose environment names the execution (a reused pgid is not ours).
-    Returns how many processes were found."""
+    With `pgid` None, those of any group: a runbook's child may leave its
+    group (setsid) but keeps the environment it was given. Returns how many
+    processes were found."""
     marker = f"STEWARD_EXECUTION_ID={execution_id}".encode()
     found = 0
     for entry in os.scandir("/proc"):
@@ -162,7 +210,7 @@ def kill_orphans(pgid: int, execution_id: str) -> int:
         try:
             with open(f"/proc/{entry.name}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-            if int(fields[2]) != pgid:  # field 5 of stat: the process group
+            if pgid is not None and int(fields[2]) != pgid:  # field 5 of stat: the process group
                 continue
             with open(f"/proc/{entry.name}/environ", "rb") as f:
                 if marker not in f.read().split(b"\0"):
@@ -194,6 +242,12 @@ def _read_result(path: str) -> tuple[object, str]:
         return None, f"warning: result file is not valid JSON ({exc}); ignored"
 
 
+_SIGNAL_REASONS = {
+    "SIGXCPU": ": it used up its CPU time limit",
+    "SIGXFSZ": ": it wrote a file over the size limit",
+}
+
+
 class _Supervisor:
     """Reads both pipes, batches lines, enforces timeout and cancel."""
 
@@ -203,6 +257,10 @@ class _Supervisor:
     # After the main process exits, how long leftover children may keep
     # writing before their group is killed.
     DRAIN_SECONDS = 0.5
+    # Once everything of the run was killed, how long a pipe may stay open:
+    # held by a process that left the group and cleared its environment,
+    # which nothing can find. The run ends anyway, with a note.
+    ABANDON_SECONDS = 2.0
 
     def __init__(self, proc: subprocess.Popen, spec: RunSpec, sink: Sink):
         self.proc, self.spec, self.sink = proc, spec, sink
@@ -223,7 +281,7 @@ class _Supervisor:
         start = time.monotonic()
         deadline = start + self.spec.timeout_seconds
         last_flush = last_check_in = start
-        drain_until = None
+        drain_until = abandon_at = None
         leftovers_killed = False
         try:
             # Until both pipes close and the runbook itself has exited.
@@ -254,12 +312,18 @@ class _Supervisor:
                 if drain_until is not None and now >= drain_until and not leftovers_killed:
                     # Children that outlive the runbook still hold the pipes.
                     self._signal(signal.SIGKILL)
+                    self._kill_escaped()
                     leftovers_killed = True
+                    abandon_at = now + self.ABANDON_SECONDS
+                if abandon_at is not None and now >= abandon_at and selector.get_map():
+                    self.note("[a process that left the run's process group kept its output open; it was not found]")
+                    break
         finally:
             selector.close()
             self.proc.stdout.close()
             self.proc.stderr.close()
             self._signal(signal.SIGKILL)  # nothing of the group outlives the run
+            self._kill_escaped()
             self.proc.wait()
         for stream in ("stdout", "stderr"):
             self._finish_stream(stream)
@@ -277,13 +341,21 @@ class _Supervisor:
         if code == 0:
             return Outcome("succeeded", 0)
         if code < 0:
-            return Outcome("failed", code, error=f"Killed by signal {signal.Signals(-code).name}.")
+            name = signal.Signals(-code).name
+            return Outcome("failed", code, error=f"Killed by signal {name}{_SIGNAL_REASONS.get(name, '')}.")
         return Outcome("failed", code, error=f"Exited with code {code}.")
 
     def _stop(self, reason: str, grace: float) -> None:
         self.stop_reason = reason
         self._signal(signal.SIGTERM)
         self.kill_at = time.monotonic() + grace
+
+    def _kill_escaped(self) -> None:
+        """Kill the run's processes that left its group (setsid, daemons):
+        they still carry the execution id in their environment."""
+        execution_id = self.spec.identifiers.get("STEWARD_EXECUTION_ID")
+        if execution_id:
+            kill_orphans(None, execution_id)
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

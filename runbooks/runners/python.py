@@ -3,7 +3,10 @@
 
 When the runbook runs as another user (the worker is root), the worker's own
 interpreter may sit in a folder that user cannot read (a venv under /root),
-so a world-readable system interpreter is used instead.
+so a world-readable system interpreter is used instead. Otherwise it is the
+interpreter the worker's venv was made from, not the venv itself: the venv
+lives in Steward's checkout, which the sandbox hides from runbooks, and its
+packages are Steward's, not the runbook's.
 """
 
 import os
@@ -18,7 +21,7 @@ def interpreter(as_other_user: bool) -> str:
         for path in SYSTEM_INTERPRETERS:
             if os.access(path, os.X_OK) and os.stat(os.path.realpath(path)).st_mode & 0o005 == 0o005:
                 return path
-    return sys.executable
+    return getattr(sys, "_base_executable", None) or sys.executable
 
 
 def command(script_path: str, as_other_user: bool = False) -> list[str]:

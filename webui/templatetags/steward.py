@@ -10,3 +10,11 @@ register = template.Library()
 def as_json(value) -> str:
     """Pretty JSON for <pre> blocks; the template still escapes it."""
     return json.dumps(value, indent=2, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False)
+
+
+@register.filter
+def markdown(text: str):
+    """A runbook description as sanitized HTML (webui/markdown.py)."""
+    from webui.markdown import render
+
+    return render(text)

@@ -1,0 +1,222 @@
+"""Runbooks as code: one folder per runbook, holding a `runbook.yaml`
+manifest and the script, so teams can keep runbooks in git and sync them
+(`manage.py import_runbooks DIR`, `manage.py export_runbooks DIR`).
+
+    disk-usage-report/
+        runbook.yaml    name, slug, description, team, tags, kind, parameters,
+                        timeout_seconds, secrets, queue, run policy, script
+        runbook.py      the script (runbook.sh for a shell runbook)
+
+The folder is the truth: a field the manifest leaves out takes its default.
+Importing validates every folder first, with the API's own rules, and writes
+nothing unless all of them are valid; a runbook whose content is unchanged
+gets no new version (and no audit entry).
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from django.db import transaction
+
+from audit import trail
+from runbooks import services
+from runbooks.api import RunbookSerializer
+from runbooks.models import DEFAULT_QUEUE, Runbook, RunbookVersion
+from runbooks.runners import KINDS
+
+MANIFEST = "runbook.yaml"
+RUNBOOK_FIELDS = ("name", "description", "team", "tags")
+VERSION_FIELDS = ("kind", "parameters", "timeout_seconds", "secrets", "queue")
+KNOWN_KEYS = {"slug", "script", *RUNBOOK_FIELDS, *VERSION_FIELDS, *Runbook.POLICY_FIELDS}
+
+
+class ManifestError(Exception):
+    """One or more folders are not valid runbooks; nothing was imported."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Entry:
+    folder: Path
+    slug: str
+    data: dict  # validated: what services.save_runbook takes
+
+
+def script_filename(kind: str) -> str:
+    return KINDS[kind].FILENAME
+
+
+# --- Reading ------------------------------------------------------------------
+
+
+def find_folders(root: Path) -> list[Path]:
+    """The folders of `root` holding a manifest (`root` itself if it has one)."""
+    if (root / MANIFEST).is_file():
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).is_file())
+
+
+def read(root: Path) -> list[Entry]:
+    """Every runbook under `root`, validated; ManifestError lists all problems."""
+    if not root.is_dir():
+        raise ManifestError([f"{root}: not a folder"])
+    folders = find_folders(root)
+    if not folders:
+        raise ManifestError([f"{root}: no folder with a {MANIFEST} in it"])
+    entries, problems, seen = [], [], {}
+    for folder in folders:
+        try:
+            entry = read_folder(folder)
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+            continue
+        if entry.slug in seen:
+            problems.append(f"{folder}: slug {entry.slug!r} is also the slug of {seen[entry.slug]}")
+            continue
+        seen[entry.slug] = folder
+        entries.append(entry)
+    if problems:
+        raise ManifestError(problems)
+    return entries
+
+
+def read_folder(folder: Path) -> Entry:
+    path = folder / MANIFEST
+    try:
+        manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ManifestError([f"{path}: not valid YAML: {_yaml_problem(exc)}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError([f"{path}: cannot be read: {exc}"]) from None
+    if not isinstance(manifest, dict):
+        raise ManifestError([f"{path}: must be a mapping of fields (name: ..., kind: ...)"])
+    unknown = sorted(set(manifest) - KNOWN_KEYS)
+    if unknown:
+        raise ManifestError([f"{path}: unknown field(s) {', '.join(map(str, unknown))}"])
+    problems = []
+    slug = str(manifest.get("slug") or folder.name)
+    kind = manifest.get("kind")
+    script_name = manifest.get("script") or (script_filename(kind) if kind in KINDS else None)
+    script = None
+    if script_name is None:
+        problems.append(f"{path}: kind must be one of {', '.join(KINDS)}")
+    elif not isinstance(script_name, str) or os.path.basename(script_name) != script_name:
+        problems.append(f"{path}: script must be a file name in the runbook's folder")
+    else:
+        try:
+            script = (folder / script_name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            problems.append(f"{folder}: the script {script_name} is missing")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{folder / script_name}: cannot be read as UTF-8 text: {exc}")
+    data = {name: manifest[name] for name in (*RUNBOOK_FIELDS, *VERSION_FIELDS) if name in manifest}
+    data["slug"] = slug
+    data["script"] = script if script is not None else ""
+    for name in Runbook.POLICY_FIELDS:  # the folder is the truth: absent means the default
+        data[name] = manifest.get(name, Runbook._meta.get_field(name).get_default())
+    existing = Runbook.objects.filter(slug=slug).first()
+    serializer = RunbookSerializer(instance=existing, data=data)
+    if not serializer.is_valid():
+        for field, errors in serializer.errors.items():
+            problems.append(f"{path}: {field}: {_flatten(errors)}")
+    if problems:
+        raise ManifestError(problems)
+    validated = dict(serializer.validated_data)
+    validated.pop("slug", None)
+    validated.pop("message", None)
+    validated["queue"] = validated.get("queue") or DEFAULT_QUEUE
+    return Entry(folder, slug, validated)
+
+
+def _flatten(errors) -> str:
+    if isinstance(errors, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in errors.items())
+    if isinstance(errors, list):
+        return "; ".join(_flatten(item) for item in errors)
+    return str(errors)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
+# --- Importing ----------------------------------------------------------------
+
+
+def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, str]]:
+    """Save every entry in one transaction; (slug, what happened) for each."""
+    report = []
+    with transaction.atomic():
+        for entry in entries:
+            runbook = Runbook.objects.select_related("current_version").filter(slug=entry.slug).first()
+            if runbook is not None and _unchanged(runbook, entry.data):
+                report.append((entry.slug, "unchanged"))
+                continue
+            creating = runbook is None
+            before = None if creating else runbook.current_version_id
+            runbook = runbook or Runbook(slug=entry.slug)
+            version = services.save_runbook(runbook, entry.data, actor, message=f"Imported from {entry.folder.name}/")
+            if creating:
+                report.append((entry.slug, f"created (v{version.number})"))
+            elif version.pk != before:
+                report.append((entry.slug, f"new version v{version.number}"))
+            else:
+                report.append((entry.slug, "updated (same code, no new version)"))
+    return report
+
+
+def _unchanged(runbook: Runbook, data: dict) -> bool:
+    current = runbook.current_version
+    if current is None:
+        return False
+    content = services.version_content(data, current)
+    if RunbookVersion.content_hash(content) != current.sha256:
+        return False
+    fields = (*RUNBOOK_FIELDS, *Runbook.POLICY_FIELDS)
+    return all(getattr(runbook, name) == data.get(name, getattr(runbook, name)) for name in fields)
+
+
+# --- Exporting ----------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text (a description) as a readable `|` block."""
+
+
+def _str(dumper, value):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def manifest_of(runbook: Runbook) -> dict:
+    version = runbook.current_version
+    manifest = {"name": runbook.name, "slug": runbook.slug}
+    manifest.update({name: getattr(runbook, name) for name in ("description", "team", "tags")})
+    manifest.update({name: getattr(version, name) for name in VERSION_FIELDS})
+    manifest["script"] = script_filename(version.kind)
+    manifest.update({name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS})
+    return manifest
+
+
+def export(runbook: Runbook, root: Path) -> Path:
+    """Write `root/<slug>/runbook.yaml` and the script; returns the folder."""
+    folder = root / runbook.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = manifest_of(runbook)
+    text = yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    (folder / MANIFEST).write_text(text, encoding="utf-8")
+    (folder / manifest["script"]).write_text(runbook.current_version.script, encoding="utf-8")
+    for runner in KINDS.values():  # a runbook whose kind changed leaves no stale script behind
+        if manifest["script"] != runner.FILENAME:
+            (folder / runner.FILENAME).unlink(missing_ok=True)
+    return folder

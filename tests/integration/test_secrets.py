@@ -1,0 +1,62 @@
+"""Secrets on the real worker: a declared secret reaches the runbook as an
+environment variable and never reaches the database in clear."""
+
+import json
+
+import pytest
+
+from audit import trail
+from audit.models import AuditEntry
+from runbooks import secret_store, services
+from runbooks.models import Execution, LogLine
+from tests.conftest import wait_for
+from tests.factories import make_runbook
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+TOKEN = "s3cr3t-Pager-T0ken-value"
+
+
+def final(execution_id, timeout=20) -> Execution:
+    def check():
+        x = Execution.objects.get(pk=execution_id)
+        return x if x.is_finished else None
+
+    return wait_for(check, timeout=timeout, what=f"execution {execution_id} to end")
+
+
+def with_secrets(runbook, names):
+    services.save_runbook(runbook, {"secrets": names}, trail.SYSTEM, message="declare secrets")
+    runbook.refresh_from_db()
+    return runbook
+
+
+def test_a_runbook_printing_a_declared_secret_stores_stars(worker):
+    secret_store.create("PAGER_TOKEN", TOKEN, "the pager", trail.SYSTEM)
+    secret_store.create("OTHER_TOKEN", "not-declared-value", "", trail.SYSTEM)
+    script = (
+        "import json, os, sys\n"
+        "token = os.environ['PAGER_TOKEN']\n"
+        "print('token is', token)\n"
+        "print(f'Authorization: Bearer {token}', file=sys.stderr)\n"
+        "print('other:', os.environ.get('OTHER_TOKEN'))\n"
+        "json.dump({'token': token, token: [token, 'ok']}, open(os.environ['STEWARD_RESULT'], 'w'))\n"
+        "sys.exit(3)\n"
+    )
+    runbook = with_secrets(make_runbook(slug="leaky", script=script), ["PAGER_TOKEN"])
+    done = final(services.request_run(runbook, {}, None, trail.SYSTEM).pk)
+    assert done.status == "failed" and done.exit_code == 3
+    texts = list(LogLine.objects.filter(execution=done).order_by("n").values_list("text", flat=True))
+    assert sorted(texts) == ["Authorization: Bearer ***", "other: None", "token is ***"]  # two pipes: any order
+    assert done.result == {"token": "***", "***": ["***", "ok"]}
+    # Nowhere in the database: not in a line, the result, the error or the audit trail.
+    stored = json.dumps([texts, done.result, done.error, list(AuditEntry.objects.values("before", "after"))])
+    assert TOKEN not in stored
+
+
+def test_a_runbook_naming_a_missing_secret_fails_with_the_reason(worker):
+    runbook = with_secrets(make_runbook(slug="needs-secret", script="print('ran')"), ["NO_SUCH_SECRET"])
+    done = final(services.request_run(runbook, {}, None, trail.SYSTEM).pk)
+    assert done.status == "failed"
+    assert "NO_SUCH_SECRET" in done.error and "do not exist" in done.error
+    assert not LogLine.objects.filter(execution=done).exists()  # it never started

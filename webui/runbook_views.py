@@ -1,0 +1,248 @@
+"""Runbook pages: list, write and edit (code editor, upload), run (a form
+generated from the parameters schema), versions (list, view, diff, restore),
+and the actions on a run that start another one (rerun).
+
+Each page reads what it shows in a bounded number of queries and calls
+runbooks.services for every change, as the API does.
+"""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.authentication import actor_of
+from runbooks import parameters as params
+from runbooks import services
+from runbooks.models import Execution, Runbook, RunbookVersion, Secret
+from webui import diff
+from webui.forms import ParametersForm, RunbookForm
+
+VERSIONS_PAGE = 50
+
+
+def _runbook(slug: str) -> Runbook:
+    return get_object_or_404(
+        Runbook.objects.select_related("current_version"), slug=slug, current_version__isnull=False
+    )
+
+
+def _version(runbook: Runbook, number) -> RunbookVersion:
+    try:
+        return RunbookVersion.objects.select_related("author").get(runbook=runbook, number=int(number))
+    except (RunbookVersion.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such version.") from None
+
+
+def _recent_runs(runbook: Runbook):
+    return (
+        Execution.objects.select_related("runbook", "version", "event")
+        .filter(runbook=runbook)
+        .order_by("-created_at")[:10]
+    )
+
+
+@login_required
+def runbook_list(request):
+    runbooks = Runbook.objects.select_related("current_version").filter(current_version__isnull=False)
+    tag, team = request.GET.get("tag", ""), request.GET.get("team", "")
+    if tag:
+        if connection.features.supports_json_field_contains:  # PostgreSQL
+            runbooks = runbooks.filter(tags__contains=[tag])
+        else:  # SQLite: its JSON text holds the tag quoted, as json.dumps writes it
+            runbooks = runbooks.filter(tags__icontains=json.dumps(tag))
+    if team:
+        runbooks = runbooks.filter(team=team)
+    return render(request, "webui/runbook_list.html", {"runbooks": runbooks, "tag": tag, "team": team})
+
+
+@login_required
+def runbook_new(request):
+    form = RunbookForm(request.POST or None, request.FILES or None, initial={"kind": "python", "timeout_seconds": 300})
+    if request.method == "POST" and form.is_valid():
+        runbook = Runbook()
+        message = form.cleaned_data["message"] or "Created"
+        services.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
+        messages.success(request, f"Runbook {runbook.name} created.")
+        return redirect("runbook_detail", slug=runbook.slug)
+    return render(request, "webui/runbook_form.html", {"form": form})
+
+
+@login_required
+def runbook_edit(request, slug):
+    runbook = _runbook(slug)
+    current = runbook.current_version
+    initial = {
+        "name": runbook.name,
+        "description": runbook.description,
+        "team": runbook.team,
+        "tags": runbook.tags,
+        **current.content(),
+    }
+    if initial["queue"] == "steward":
+        initial["queue"] = ""
+    form = RunbookForm(request.POST or None, request.FILES or None, initial=initial, runbook=runbook)
+    if request.method == "POST" and form.is_valid():
+        version = services.save_runbook(
+            runbook,
+            form.runbook_data(),
+            actor_of(request),
+            author=request.user,
+            message=form.cleaned_data["message"],
+        )
+        if version.pk != current.pk:
+            messages.success(request, f"Saved as version {version.number}.")
+        else:
+            messages.info(request, "Saved. The code did not change, so there is no new version.")
+        return redirect("runbook_detail", slug=runbook.slug)
+    return render(request, "webui/runbook_form.html", {"form": form, "runbook": runbook})
+
+
+@login_required
+def runbook_detail(request, slug):
+    runbook = _runbook(slug)
+    version = runbook.current_version
+    form = ParametersForm(version.parameters, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            execution = services.request_run(runbook, form.parameters, request.user, actor_of(request), request=request)
+        except params.ParameterError as exc:  # the form validated the same way; kept for safety
+            form.add_error(None, str(exc))
+        else:
+            return redirect("execution_detail", pk=execution.pk)
+    existing = set(Secret.objects.filter(name__in=version.secrets).values_list("name", flat=True))
+    return render(
+        request,
+        "webui/runbook_detail.html",
+        {
+            "runbook": runbook,
+            "version": version,
+            "form": form,
+            "missing_secrets": [name for name in version.secrets if name not in existing],
+            "executions": _recent_runs(runbook),
+        },
+    )
+
+
+@login_required
+def version_list(request, slug):
+    runbook = _runbook(slug)
+    versions = (
+        RunbookVersion.objects.filter(runbook=runbook)
+        .select_related("author")
+        .annotate(runs=Count("executions"))
+        .order_by("-number")
+    )
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        versions = versions.filter(number__lt=int(before))
+    rows = list(versions[: VERSIONS_PAGE + 1])
+    more = len(rows) > VERSIONS_PAGE
+    rows = rows[:VERSIONS_PAGE]
+    return render(
+        request,
+        "webui/runbook_versions.html",
+        {
+            "runbook": runbook,
+            "versions": rows,
+            "next_before": rows[-1].number if more else None,
+            "numbers": range(runbook.current_version.number, 0, -1),
+        },
+    )
+
+
+@login_required
+def version_detail(request, slug, number):
+    runbook = _runbook(slug)
+    version = _version(runbook, number)
+    return render(request, "webui/runbook_version.html", {"runbook": runbook, "version": version})
+
+
+@login_required
+@require_POST
+def version_restore(request, slug, number):
+    runbook = _runbook(slug)
+    old = _version(runbook, number)
+    current = runbook.current_version
+    version = services.restore_version(runbook, old, actor_of(request), author=request.user)
+    if version.pk == current.pk:
+        messages.info(request, f"Version {old.number} has the same content as the current one; nothing changed.")
+    else:
+        messages.success(request, f"Restored version {old.number} as version {version.number}.")
+    return redirect("runbook_detail", slug=runbook.slug)
+
+
+@login_required
+def version_diff(request, slug):
+    """Two versions side by side: `?from=N&to=M` (default: the one before the
+    current version, and the current one)."""
+    runbook = _runbook(slug)
+    latest = runbook.current_version.number
+    try:
+        to_number = int(request.GET.get("to") or latest)
+        from_number = int(request.GET.get("from") or max(to_number - 1, 1))
+    except ValueError:
+        return _bad_diff(request, runbook, "Version numbers are whole numbers.")
+    found = {
+        v.number: v
+        for v in RunbookVersion.objects.select_related("author").filter(
+            runbook=runbook, number__in=[from_number, to_number]
+        )
+    }
+    if from_number not in found or to_number not in found:
+        return _bad_diff(request, runbook, f"{runbook.name} has versions 1 to {latest}.")
+    before, after = found[from_number], found[to_number]
+    return render(
+        request,
+        "webui/runbook_diff.html",
+        {
+            "runbook": runbook,
+            "before": before,
+            "after": after,
+            "numbers": range(latest, 0, -1),
+            "script_rows": diff.side_by_side(before.script, after.script),
+            "parameter_rows": diff.side_by_side(_pretty(before.parameters), _pretty(after.parameters)),
+            "settings": [
+                (label, getattr(before, name), getattr(after, name))
+                for label, name in (
+                    ("Kind", "kind"),
+                    ("Timeout (seconds)", "timeout_seconds"),
+                    ("Secrets", "secrets"),
+                    ("Queue", "queue"),
+                )
+            ],
+        },
+    )
+
+
+def _bad_diff(request, runbook, reason: str):
+    return render(
+        request,
+        "webui/runbook_diff.html",
+        {"runbook": runbook, "error": reason, "numbers": range(runbook.current_version.number, 0, -1)},
+        status=400,
+    )
+
+
+def _pretty(schema) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@login_required
+@require_POST
+def execution_rerun(request, pk):
+    try:
+        original = Execution.objects.select_related("runbook", "version").get(pk=pk)
+    except (Execution.DoesNotExist, ValueError):
+        raise Http404("No such execution.") from None
+    try:
+        execution = services.rerun(original, request.user, actor_of(request), request=request)
+    except params.ParameterError as exc:
+        messages.error(request, f"This run cannot be repeated: its parameters do not pass the schema ({exc}).")
+        return redirect("execution_detail", pk=original.pk)
+    return redirect("execution_detail", pk=execution.pk)

@@ -1,0 +1,65 @@
+"""The secrets page: create, replace a value, delete. A value is never sent
+back to the browser once saved; the audit trail records who changed what,
+never the value."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.authentication import actor_of
+from runbooks import secret_store
+from runbooks.models import Secret
+from webui.forms import SecretForm, SecretUpdateForm
+
+
+def _secret(pk) -> Secret:
+    try:
+        return Secret.objects.select_related("updated_by").get(pk=pk)
+    except (Secret.DoesNotExist, ValueError):
+        raise Http404("No such secret.") from None
+
+
+@login_required
+def secret_list(request):
+    form = SecretForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        secret_store.create(
+            data["name"], data["value"], data["description"], actor_of(request), user=request.user, request=request
+        )
+        messages.success(request, f"Secret {data['name']} saved. Its value will not be shown again.")
+        return redirect("secret_list")
+    secrets = Secret.objects.select_related("updated_by").order_by("name")
+    return render(request, "webui/secret_list.html", {"secrets": secrets, "form": form})
+
+
+@login_required
+def secret_edit(request, pk):
+    secret = _secret(pk)
+    form = SecretUpdateForm(request.POST or None, initial={"description": secret.description})
+    if request.method == "POST" and form.is_valid():
+        value = form.cleaned_data["value"] or None
+        secret_store.update(
+            secret,
+            actor_of(request),
+            value=value,
+            description=form.cleaned_data["description"],
+            user=request.user,
+            request=request,
+        )
+        messages.success(request, f"Secret {secret.name} {'replaced' if value else 'updated'}.")
+        return redirect("secret_list")
+    return render(request, "webui/secret_edit.html", {"secret": secret, "form": form})
+
+
+@login_required
+@require_POST
+def secret_delete(request, pk):
+    secret = _secret(pk)
+    secret_store.delete(secret, actor_of(request), request=request)
+    messages.success(
+        request, f"Secret {secret.name} deleted. Runbooks that declare it will fail until it exists again."
+    )
+    return redirect("secret_list")
