@@ -1,3 +1,5 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -8,6 +10,10 @@ from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceView
 from events.views import hook
 from runbooks import observability
 from runbooks.api import ExecutionViewSet, RunbookViewSet, SecretViewSet
+
+# Swagger UI sets style attributes, which only 'unsafe-inline' allows; on
+# this page alone, and never for scripts.
+api_docs = csp_update({"style-src": [UNSAFE_INLINE]})(SpectacularSwaggerSplitView.as_view(url_name="schema"))
 
 router = Router()
 router.register("runbooks", RunbookViewSet, basename="runbook")
@@ -25,7 +31,7 @@ urlpatterns = [
     re_path(r"^metrics/?$", observability.metrics, name="metrics"),
     path("api/v1/", include(router.urls)),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^api/docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/docs/?$", api_docs, name="api-docs"),
     path("admin/", admin.site.urls),
     path("", include("webui.urls")),
 ]

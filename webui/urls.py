@@ -1,11 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts.views import LoginView
 from webui import audit_views, event_views, runbook_views, secret_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="webui/login.html"), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("executions/", views.execution_list, name="execution_list"),
     path("executions/<uuid:pk>/", views.execution_detail, name="execution_detail"),

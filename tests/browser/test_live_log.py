@@ -1,43 +1,12 @@
 """In headless Chromium: log in, press Run, watch the lines arrive live."""
 
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from tests.factories import make_runbook
-from tests.services import chromium_path
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
-
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def page(request):
-    executable = chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-        browser.close()
 
 
 def test_a_running_executions_lines_appear_live(page, live_server, worker, django_user_model):

@@ -8,7 +8,6 @@ import pytest
 from audit import trail
 from runbooks import services
 from runbooks.models import Runbook
-from tests.browser.test_live_log import page  # noqa: F401  (the browser fixture)
 from tests.factories import make_runbook
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -31,7 +30,7 @@ SCHEMA = {
 }
 
 
-def log_in(page, live_server, django_user_model, path):  # noqa: F811
+def log_in(page, live_server, django_user_model, path):
     django_user_model.objects.create_user("author", password="correct-horse-battery")
     page.goto(f"{live_server.url}{path}")
     page.get_by_label("Username").fill("author")
@@ -42,7 +41,7 @@ def log_in(page, live_server, django_user_model, path):  # noqa: F811
 
 @pytest.mark.worker
 def test_upload_a_script_then_run_it_from_the_generated_form(
-    page,  # noqa: F811
+    page,
     live_server,
     worker,
     django_user_model,
@@ -77,7 +76,7 @@ def test_upload_a_script_then_run_it_from_the_generated_form(
     page.locator(".status", has_text="succeeded").first.wait_for()
 
 
-def test_open_the_diff_between_two_versions(page, live_server, django_user_model):  # noqa: F811
+def test_open_the_diff_between_two_versions(page, live_server, django_user_model):
     runbook = make_runbook(name="Diffed", slug="diffed", script="echo one\necho two\necho three\n", kind="shell")
     services.save_runbook(runbook, {"script": "echo one\necho TWO\necho three\necho four\n"}, trail.SYSTEM)
     log_in(page, live_server, django_user_model, "/runbooks/diffed/versions/")
