@@ -4,6 +4,7 @@
 import re
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -100,7 +101,7 @@ class RunbookSerializer(serializers.Serializer):
 
 
 class VersionSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = RunbookVersion
@@ -109,6 +110,23 @@ class VersionSerializer(serializers.ModelSerializer):
 
 class VersionPagination(CursorPagination):
     ordering = "-number"
+
+
+class ExecutionAcceptedSerializer(serializers.Serializer):
+    execution = serializers.UUIDField()
+
+
+class LogLineSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    t = serializers.DateTimeField()
+    stream = serializers.ChoiceField(choices=["stdout", "stderr", "steward"])
+    text = serializers.CharField()
+
+
+class LogPageSerializer(serializers.Serializer):
+    lines = LogLineSerializer(many=True)
+    next = serializers.IntegerField()
+    done = serializers.BooleanField()
 
 
 class RunSerializer(serializers.Serializer):
@@ -153,6 +171,7 @@ class RunbookViewSet(
         response["Location"] = f"/api/v1/runbooks/{response.data['slug']}/"
         return response
 
+    @extend_schema(responses=VersionSerializer(many=True))
     @action(detail=True, methods=["get"])
     def versions(self, request, slug=None):
         runbook = self.get_object()
@@ -160,6 +179,7 @@ class RunbookViewSet(
         page = paginator.paginate_queryset(runbook.versions.select_related("author"), request, view=self)
         return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
 
+    @extend_schema(request=RunSerializer, responses={202: ExecutionAcceptedSerializer})
     @action(detail=True, methods=["post"], serializer_class=RunSerializer)
     def run(self, request, slug=None):
         runbook = self.get_object()
@@ -178,7 +198,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     runbook = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
     sha256 = serializers.CharField(source="version.sha256", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Execution
@@ -219,6 +239,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
                 queryset = queryset.filter(**{field: value})
         return queryset
 
+    @extend_schema(responses=LogPageSerializer)
     @action(detail=True, methods=["get"])
     def log(self, request, pk=None):
         execution = get_object_or_404(Execution.objects.only("id", "status"), pk=pk)
@@ -228,6 +249,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
             raise ValidationError({"after": ["must be an integer"]}) from None
         return Response(log_page(execution, after))
 
+    @extend_schema(request=None, responses={202: ExecutionSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         execution = self.get_object()
@@ -237,6 +259,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
             )
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: ExecutionAcceptedSerializer})
     @action(detail=True, methods=["post"])
     def rerun(self, request, pk=None):
         """A new execution of the same version with the same parameters."""
@@ -274,7 +297,7 @@ class SecretSerializer(serializers.ModelSerializer):
     value = serializers.CharField(
         write_only=True, trim_whitespace=False, max_length=secret_store.MAX_VALUE_LENGTH, required=True
     )
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Secret
