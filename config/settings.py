@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "audit",
     "events",
     "runbooks",
+    "gates",
     "webui",
 ]
 

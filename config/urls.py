@@ -8,6 +8,7 @@ from audit.api import AuditViewSet
 from config.api import Router
 from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
 from events.views import hook
+from gates.api import GateViewSet
 from runbooks import observability
 from runbooks.api import ExecutionViewSet, RunbookViewSet, SecretViewSet
 
@@ -23,6 +24,7 @@ router.register("bindings", BindingViewSet, basename="binding")
 router.register("events", EventViewSet, basename="event")
 router.register("schedules", ScheduleViewSet, basename="schedule")
 router.register("secrets", SecretViewSet, basename="secret")
+router.register("gates", GateViewSet, basename="gate")
 router.register("audit", AuditViewSet, basename="audit")
 
 urlpatterns = [

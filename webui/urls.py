@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.views import LoginView
-from webui import audit_views, event_views, runbook_views, secret_views, views
+from webui import audit_views, event_views, gate_views, runbook_views, secret_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -39,6 +39,7 @@ urlpatterns = [
     path("bindings/<uuid:pk>/reset", event_views.binding_reset, name="binding_reset"),
     path("bindings/<uuid:pk>/backtest/", event_views.binding_backtest, name="binding_backtest"),
     path("schedules/", event_views.schedule_list, name="schedule_list"),
+    path("gates/", gate_views.gate_list, name="gate_list"),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/verify", audit_views.audit_verify, name="audit_verify"),
 ]
