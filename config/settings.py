@@ -359,3 +359,11 @@ STEWARD_RUNBOOK_MAX_OUTPUT_BYTES = env_int("STEWARD_RUNBOOK_MAX_OUTPUT_BYTES", 1
 STEWARD_RUNBOOK_HIDDEN_PATHS = env_list("STEWARD_RUNBOOK_HIDDEN_PATHS", "")
 # The largest script a person may upload in the browser (bytes).
 STEWARD_RUNBOOK_UPLOAD_MAX_BYTES = env_int("STEWARD_RUNBOOK_UPLOAD_MAX_BYTES", 256 * 1024)
+
+# --- Roles and approvals
+# An execution awaiting approval that nobody approves or rejects within this
+# many seconds is rejected ("approval expired") by the workers' sweep.
+STEWARD_APPROVAL_TIMEOUT_SECONDS = env_int("STEWARD_APPROVAL_TIMEOUT_SECONDS", 3600)
+# Every API view asks accounts.roles what the user's role may do (reads need
+# the viewer role; a user with no role gets 403).
+REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = ["accounts.permissions.RolePermission"]

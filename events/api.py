@@ -54,9 +54,10 @@ class SourceSerializer(serializers.ModelSerializer):
             "signing_secret",
             "has_signing_secret",
             "webhook_url",
+            "previous_token_expires_at",
             "created_at",
         ]
-        read_only_fields = ["created_at"]
+        read_only_fields = ["created_at", "previous_token_expires_at"]
 
     def get_has_signing_secret(self, source) -> bool:
         return bool(source.signing_secret_encrypted)
@@ -110,6 +111,15 @@ class SourceWithTokenSerializer(SourceSerializer):
         fields = [*SourceSerializer.Meta.fields, "token"]
 
 
+class RotateTokenSerializer(serializers.Serializer):
+    grace_minutes = serializers.IntegerField(
+        min_value=0,
+        max_value=services.MAX_GRACE_MINUTES,
+        default=services.DEFAULT_GRACE_MINUTES,
+        help_text="How long the old token keeps working; 0 stops it at once.",
+    )
+
+
 class SourceViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -121,6 +131,12 @@ class SourceViewSet(
     queryset = Source.objects.all()
     lookup_field = "slug"
     lookup_value_regex = SLUG_PATTERN
+    role_actions = {
+        "create": "manage_sources",
+        "update": "manage_sources",
+        "partial_update": "manage_sources",
+        "rotate_token": "manage_sources",
+    }
 
     def perform_create(self, serializer):
         serializer.instance, self._token = services.create_source(
@@ -145,12 +161,17 @@ class SourceViewSet(
         response.data["token"] = self._token  # shown here and never again
         return response
 
-    @extend_schema(request=None, responses=SourceWithTokenSerializer)
+    @extend_schema(request=RotateTokenSerializer, responses=SourceWithTokenSerializer)
     @action(detail=True, methods=["post"], url_path="rotate-token")
     def rotate_token(self, request, slug=None):
-        """A new token, shown in this answer only; the old one stops working."""
+        """A new token, shown in this answer only; the old one keeps working
+        for `grace_minutes` (default 60), then only the new one does."""
         source = self.get_object()
-        token = services.rotate_source_token(source, actor_of(request), request=request)
+        body = RotateTokenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token = services.rotate_source_token(
+            source, actor_of(request), grace_minutes=body.validated_data["grace_minutes"], request=request
+        )
         return Response({**SourceSerializer(source).data, "token": token})
 
 
@@ -260,6 +281,15 @@ class BindingViewSet(
     serializer_class = BindingSerializer
     queryset = Binding.objects.select_related("source", "runbook")
     lookup_value_regex = UUID_PATTERN
+    # `test` and `backtest` are POSTs that change nothing: reading is enough.
+    role_actions = {
+        "create": "manage_bindings",
+        "update": "manage_bindings",
+        "partial_update": "manage_bindings",
+        "reset": "manage_bindings",
+        "test": "read",
+        "backtest": "read",
+    }
 
     def perform_create(self, serializer):
         with transaction.atomic():
@@ -433,6 +463,12 @@ class ScheduleViewSet(
     serializer_class = ScheduleSerializer
     queryset = Schedule.objects.select_related("runbook")
     lookup_value_regex = UUID_PATTERN
+    role_actions = {
+        "create": "manage_schedules",
+        "update": "manage_schedules",
+        "partial_update": "manage_schedules",
+        "destroy": "manage_schedules",
+    }
 
     def _save(self, serializer, action: str, before=None):
         with transaction.atomic():

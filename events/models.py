@@ -1,5 +1,6 @@
 import logging
 import uuid
+from datetime import timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -26,6 +27,11 @@ class Source(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     token_id = models.CharField(max_length=16, unique=True)
     token_hash = models.CharField(max_length=64)
+    # After a rotation with a grace period the previous token keeps working
+    # until this moment, so a tool can be reconfigured without dropping alerts.
+    previous_token_id = models.CharField(max_length=16, blank=True, default="")
+    previous_token_hash = models.CharField(max_length=64, blank=True, default="")
+    previous_token_expires_at = models.DateTimeField(null=True, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=10000)
     # generic sources: where name, severity, status... live in the payload.
     mapping = models.JSONField(default=dict, blank=True)
@@ -44,16 +50,32 @@ class Source(models.Model):
     def __str__(self):
         return self.name
 
-    def rotate_token(self) -> str:
-        """Set a new token and return it: the only time it is visible."""
+    def rotate_token(self, grace: timedelta | None = None) -> str:
+        """Set a new token and return it: the only time it is visible. With a
+        `grace`, the token it replaces keeps working that long (only that
+        one: a token already in its grace period ends now)."""
+        if grace and self.token_id:
+            self.previous_token_id, self.previous_token_hash = self.token_id, self.token_hash
+            self.previous_token_expires_at = timezone.now() + grace
+        else:
+            self.previous_token_id, self.previous_token_hash, self.previous_token_expires_at = "", "", None
         self.token_id, self.token_hash, token = tokens.new_token(SOURCE_TOKEN_PREFIX)
         return token
 
-    def check_token(self, token: str) -> bool:
+    def check_token(self, token: str, now=None) -> bool:
         parsed = tokens.parse_token(token, SOURCE_TOKEN_PREFIX)
-        if parsed is None or parsed[0] != self.token_id:
+        if parsed is None:
             return False
-        return tokens.secret_matches(parsed[1], self.token_hash)
+        token_id, secret = parsed
+        if token_id == self.token_id:
+            return tokens.secret_matches(secret, self.token_hash)
+        if token_id == self.previous_token_id and self.previous_token_in_grace(now):
+            return tokens.secret_matches(secret, self.previous_token_hash)
+        return False
+
+    def previous_token_in_grace(self, now=None) -> bool:
+        expires = self.previous_token_expires_at
+        return bool(self.previous_token_id and expires and expires > (now or timezone.now()))
 
     @property
     def signing_secret(self) -> str:

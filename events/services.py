@@ -2,6 +2,7 @@
 transaction; the broker hears about the executions only after commit."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -52,11 +53,39 @@ def create_source(data: dict, actor: trail.Actor, request=None) -> tuple[Source,
     return source, token
 
 
-def rotate_source_token(source: Source, actor: trail.Actor, request=None) -> str:
-    token = source.rotate_token()
+DEFAULT_GRACE_MINUTES = 60
+MAX_GRACE_MINUTES = 7 * 24 * 60
+
+
+def rotate_source_token(source: Source, actor: trail.Actor, grace_minutes: int = 0, request=None) -> str:
+    """A new token; the old one keeps working for `grace_minutes` (0: it
+    stops at once), so the tool can be reconfigured without losing alerts."""
+    before = {"token_id": source.token_id}
+    token = source.rotate_token(timedelta(minutes=grace_minutes))
     with transaction.atomic():
-        source.save(update_fields=["token_id", "token_hash"])
-        trail.record(actor, trail.Change("source.token_rotated", "source", source.slug), request=request)
+        source.save(
+            update_fields=[
+                "token_id",
+                "token_hash",
+                "previous_token_id",
+                "previous_token_hash",
+                "previous_token_expires_at",
+            ]
+        )
+        trail.record(
+            actor,
+            trail.Change(
+                "source.token_rotated",
+                "source",
+                source.slug,
+                before=before,
+                after={
+                    "token_id": source.token_id,
+                    "previous_token_valid_until": source.previous_token_expires_at,
+                },
+            ),
+            request=request,
+        )
     return token
 
 

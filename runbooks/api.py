@@ -4,17 +4,18 @@
 import re
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from accounts import roles
 from accounts.authentication import actor_of
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
 from events import rendering
+from runbooks import approvals, review, secret_store, services
 from runbooks import parameters as params
-from runbooks import secret_store, services
 from runbooks.models import Execution, LogLine, Runbook, RunbookVersion, Secret
 
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -46,6 +47,9 @@ class RunbookSerializer(serializers.Serializer):
     concurrency_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     concurrency_key = serializers.CharField(max_length=200, required=False, allow_blank=True)
     on_concurrency_limit = serializers.ChoiceField(choices=Runbook.OnLimit.choices, required=False)
+    requires_approval = serializers.BooleanField(required=False)
+    # Review: a protected runbook's new versions wait for a second author.
+    protected = serializers.BooleanField(required=False)
 
     def validate_concurrency_key(self, value):
         try:
@@ -95,6 +99,9 @@ class RunbookSerializer(serializers.Serializer):
             **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
             "version": version.number,
             "sha256": version.sha256,
+            "protected": runbook.protected,
+            # The number of a version waiting for a second author, else null.
+            "pending_version": runbook.pending_version.number if runbook.pending_version_id else None,
             "created_at": runbook.created_at,
             "updated_at": runbook.updated_at,
         }
@@ -102,10 +109,21 @@ class RunbookSerializer(serializers.Serializer):
 
 class VersionSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    # Set when a second author took this version of a protected runbook into use.
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = RunbookVersion
-        fields = ["number", "sha256", "author", "message", "created_at", *RunbookVersion.CONTENT_FIELDS]
+        fields = [
+            "number",
+            "sha256",
+            "author",
+            "message",
+            "created_at",
+            "approved_by",
+            "approved_at",
+            *RunbookVersion.CONTENT_FIELDS,
+        ]
 
 
 class VersionPagination(CursorPagination):
@@ -143,7 +161,16 @@ class RunbookViewSet(
     serializer_class = RunbookSerializer
     lookup_field = "slug"
     lookup_value_regex = SLUG_PATTERN
-    queryset = Runbook.objects.select_related("current_version").filter(current_version__isnull=False)
+    queryset = Runbook.objects.select_related("current_version", "pending_version").filter(
+        current_version__isnull=False
+    )
+    role_actions = {
+        "create": "edit_runbooks",
+        "update": "edit_runbooks",
+        "partial_update": "edit_runbooks",
+        "run": "run",
+        "approve_version": "approve_versions",
+    }
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -156,6 +183,9 @@ class RunbookViewSet(
         data = dict(serializer.validated_data)
         message = data.pop("message", "")
         runbook = serializer.instance
+        user = self.request.user
+        if runbook.protected and data.get("protected") is False and not roles.may(user, "unprotect_runbooks"):
+            raise PermissionDenied(roles.refusal(user, "unprotect_runbooks"))
         if "slug" in data:
             runbook.slug = data.pop("slug")
         services.save_runbook(runbook, data, actor_of(self.request), author=self.request.user, message=message)
@@ -176,8 +206,25 @@ class RunbookViewSet(
     def versions(self, request, slug=None):
         runbook = self.get_object()
         paginator = VersionPagination()
-        page = paginator.paginate_queryset(runbook.versions.select_related("author"), request, view=self)
+        page = paginator.paginate_queryset(runbook.versions.select_related("author", "approved_by"), request, view=self)
         return paginator.get_paginated_response(VersionSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: RunbookSerializer},
+        parameters=[OpenApiParameter("number", int, OpenApiParameter.PATH, description="The version's number.")],
+    )
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/approve")
+    def approve_version(self, request, slug=None, number=None):
+        """Take a protected runbook's pending version into use (an author
+        other than the version's own)."""
+        runbook = self.get_object()
+        version = get_object_or_404(RunbookVersion.objects.select_related("author"), runbook=runbook, number=number)
+        try:
+            runbook = review.approve_version(runbook, version, request.user, actor_of(request), request=request)
+        except review.ReviewRefused as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        return Response(RunbookSerializer(runbook).data)
 
     @extend_schema(request=RunSerializer, responses={202: ExecutionAcceptedSerializer})
     @action(detail=True, methods=["post"], serializer_class=RunSerializer)
@@ -199,6 +246,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number", read_only=True)
     sha256 = serializers.CharField(source="version.sha256", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Execution
@@ -212,6 +260,10 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "event",
             "binding",
             "requested_by",
+            "decision",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
             "attempt",
             "retry_of",
             "rerun_of",
@@ -224,13 +276,22 @@ class ExecutionSerializer(serializers.ModelSerializer):
         ]
 
 
+class ApproveSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)
+
+
 class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ExecutionSerializer
     lookup_value_regex = UUID_PATTERN
     FILTERS = {"runbook": "runbook__slug", "status": "status", "event": "event_id", "binding": "binding_id"}
+    role_actions = {"cancel": "cancel", "rerun": "run", "approve": "approve", "reject": "approve"}
 
     def get_queryset(self):
-        queryset = Execution.objects.select_related("runbook", "version", "requested_by")
+        queryset = Execution.objects.select_related("runbook", "version", "requested_by", "decided_by")
         for param, field in self.FILTERS.items():
             value = self.request.query_params.get(param)
             if value:
@@ -272,6 +333,36 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
                 status=status.HTTP_409_CONFLICT,
             )
         return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=ApproveSerializer,
+        responses={202: ExecutionSerializer},
+    )
+    @action(detail=True, methods=["post"], serializer_class=ApproveSerializer)
+    def approve(self, request, pk=None):
+        """Start a run awaiting approval (a responder other than its requester)."""
+        return self._decide(request, ApproveSerializer, approvals.approve, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=RejectSerializer,
+        responses={200: ExecutionSerializer},
+    )
+    @action(detail=True, methods=["post"], serializer_class=RejectSerializer)
+    def reject(self, request, pk=None):
+        """Refuse a run awaiting approval, with a reason; it never starts."""
+        return self._decide(request, RejectSerializer, approvals.reject, status.HTTP_200_OK)
+
+    def _decide(self, request, body_class, decide, success_status):
+        execution = self.get_object()
+        body = body_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            execution = decide(
+                execution, request.user, actor_of(request), body.validated_data["reason"], request=request
+            )
+        except approvals.ApprovalRefused as exc:
+            return Response({"detail": str(exc)}, status=exc.status)
+        return Response(ExecutionSerializer(execution).data, status=success_status)
 
 
 def log_page(execution: Execution, after: int) -> dict:
@@ -323,6 +414,12 @@ class SecretViewSet(viewsets.ModelViewSet):
     serializer_class = SecretSerializer
     queryset = Secret.objects.select_related("updated_by")
     lookup_value_regex = UUID_PATTERN
+    role_actions = {
+        "create": "manage_secrets",
+        "update": "manage_secrets",
+        "partial_update": "manage_secrets",
+        "destroy": "manage_secrets",
+    }
 
     def perform_create(self, serializer):
         data = serializer.validated_data

@@ -8,6 +8,9 @@ manifest and the script, so teams can keep runbooks in git and sync them
         runbook.py      the script (runbook.sh for a shell runbook)
 
 The folder is the truth: a field the manifest leaves out takes its default.
+Only review stays with Steward: a folder cannot mark a runbook protected or
+unprotected, and an import into a protected runbook makes a pending version
+that a second author approves like any other edit.
 Importing validates every folder first, with the API's own rules, and writes
 nothing unless all of them are valid; a runbook whose content is unchanged
 gets no new version (and no audit entry).
@@ -155,7 +158,9 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
     report = []
     with transaction.atomic():
         for entry in entries:
-            runbook = Runbook.objects.select_related("current_version").filter(slug=entry.slug).first()
+            runbook = (
+                Runbook.objects.select_related("current_version", "pending_version").filter(slug=entry.slug).first()
+            )
             if runbook is not None and _unchanged(runbook, entry.data):
                 report.append((entry.slug, "unchanged"))
                 continue
@@ -165,6 +170,8 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
             version = services.save_runbook(runbook, entry.data, actor, message=f"Imported from {entry.folder.name}/")
             if creating:
                 report.append((entry.slug, f"created (v{version.number})"))
+            elif version.pk == runbook.pending_version_id:
+                report.append((entry.slug, f"new version v{version.number}, waiting for an author's approval"))
             elif version.pk != before:
                 report.append((entry.slug, f"new version v{version.number}"))
             else:
@@ -173,7 +180,7 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
 
 
 def _unchanged(runbook: Runbook, data: dict) -> bool:
-    current = runbook.current_version
+    current = runbook.pending_version or runbook.current_version  # the latest saved content
     if current is None:
         return False
     content = services.version_content(data, current)

@@ -22,6 +22,7 @@ class Runbook(models.Model):
         "concurrency_limit",
         "concurrency_key",
         "on_concurrency_limit",
+        "requires_approval",
     )
 
     slug = models.SlugField(max_length=64, unique=True)
@@ -29,8 +30,15 @@ class Runbook(models.Model):
     description = models.TextField(blank=True)  # Markdown
     tags = models.JSONField(default=list, blank=True)
     team = models.CharField(max_length=100, blank=True)  # the team that owns it
+    # The version runs use. On a protected runbook it is the last approved
+    # one, while a newer version waits in `pending_version` for a second
+    # author's approval (runbooks/review.py).
     current_version = models.ForeignKey(
         "RunbookVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    protected = models.BooleanField(default=False)
+    pending_version = models.ForeignKey(
+        "RunbookVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # Retries are opt-in: 1 attempt means none.
     max_attempts = models.PositiveSmallIntegerField(default=1)
@@ -40,6 +48,8 @@ class Runbook(models.Model):
     concurrency_limit = models.PositiveIntegerField(default=0)
     concurrency_key = models.CharField(max_length=200, blank=True)
     on_concurrency_limit = models.CharField(max_length=8, choices=OnLimit.choices, default=OnLimit.WAIT)
+    # Every new run (manual, binding, schedule, rerun) waits for a responder's approval.
+    requires_approval = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +85,13 @@ class RunbookVersion(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     message = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set once, when a second author takes this version of a protected
+    # runbook into use (a queryset update: the content stays immutable).
+    # Versions saved while the runbook was not protected have none.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -112,6 +129,11 @@ class Execution(models.Model):
         LOST = "lost"
         SKIPPED = "skipped"
 
+    class Decision(models.TextChoices):
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        EXPIRED = "expired"
+
     FINISHED = {
         Status.SUCCEEDED,
         Status.FAILED,
@@ -136,6 +158,13 @@ class Execution(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The answer to an approval request (runbooks/approvals.py): who, when, why.
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
     attempt = models.PositiveIntegerField(default=1)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # A person's "run it again": same version and parameters, a new execution.

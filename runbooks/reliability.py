@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from audit import trail
 from events import breaker, dedup, schedules
+from runbooks import approvals, services
 from runbooks import execution as runs
-from runbooks import services
 from runbooks.models import Execution, Runbook
 from runbooks.runners.process import kill_orphans
 
@@ -33,6 +33,7 @@ def sweep() -> dict:
         "released": release_stuck_waiters(),
         "dedup_purged": dedup.purge(timezone.now()),
         "scheduled": schedules.fire_due(),
+        "approvals_expired": approvals.expire_due(),
     }
 
 

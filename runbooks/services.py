@@ -5,6 +5,7 @@ import logging
 import time
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from audit import trail
@@ -36,30 +37,64 @@ def version_content(data: dict, current: RunbookVersion | None = None) -> dict:
     return content
 
 
+RUNBOOK_FIELDS = ("name", "description", "tags", "team", "protected", *Runbook.POLICY_FIELDS)
+
+
 def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, message="") -> RunbookVersion:
     """Save runbook fields and, when the content changed, a new version.
 
     `runbook` may be unsaved (a new runbook). Saving the same content again
-    makes no new version (the sha256 is the same).
+    makes no new version (the sha256 is the same). On a protected runbook
+    the new version waits in `pending_version` for a second author
+    (runbooks/review.py) and runs keep using the current one; whether the
+    runbook was protected *before* this save decides, so switching
+    protection off and changing the code in one request is still reviewed.
+    Returns the new version (or the unchanged latest one).
     """
     creating = runbook.pk is None
-    current = None if creating else runbook.current_version
-    content = version_content(data, current)
-    before = None if creating else _audited(runbook, current)
     with transaction.atomic():
-        for name in ("name", "description", "tags", "team", *Runbook.POLICY_FIELDS):
-            if name in data:
-                setattr(runbook, name, data[name])
+        before, reviewed = None, False
+        if not creating:
+            # Read the versions under a lock: a review approving a version
+            # meanwhile must not be overwritten by this save.
+            # (of "self": PostgreSQL locks no row of a nullable outer join.)
+            locked = Runbook.objects.select_for_update(of=("self",)).select_related(
+                "current_version", "pending_version"
+            )
+            locked = locked.get(pk=runbook.pk)
+            runbook.current_version, runbook.pending_version = locked.current_version, locked.pending_version
+            before = _audited(locked)
+            # With nothing in use yet there is no approved version to fall back to.
+            reviewed = locked.protected and locked.current_version is not None
+        # Edits build on the draft waiting for review, if there is one.
+        latest = None if creating else (runbook.pending_version or runbook.current_version)
+        content = version_content(data, latest)
+        changed = [name for name in RUNBOOK_FIELDS if name in data]
+        for name in changed:
+            setattr(runbook, name, data[name])
         if creating and not runbook.slug:
             runbook.slug = unique_slug(Runbook, runbook.name, "runbook")
-        runbook.save()
-        version = current
-        if current is None or RunbookVersion.content_hash(content) != current.sha256:
-            number = (current.number + 1) if current else 1
-            version = RunbookVersion(runbook=runbook, number=number, author=author, message=message, **content)
-            version.save()
-            runbook.current_version = version
-            runbook.save(update_fields=["current_version", "updated_at"])
+        if creating:
+            runbook.save()
+        else:
+            # Only what this save sets (and the slug, which the API may rename).
+            runbook.save(update_fields=["slug", *changed, "updated_at"])
+        version = latest
+        sha256 = RunbookVersion.content_hash(content)
+        if latest is None or sha256 != latest.sha256:
+            if reviewed and sha256 == runbook.current_version.sha256:
+                # Back to what runs already: the draft is withdrawn, nothing to review.
+                version, runbook.pending_version = runbook.current_version, None
+            else:
+                version = RunbookVersion(
+                    runbook=runbook, number=_next_number(runbook), author=author, message=message, **content
+                )
+                version.save()
+                if reviewed:
+                    runbook.pending_version = version
+                else:
+                    runbook.current_version, runbook.pending_version = version, None
+            runbook.save(update_fields=["current_version", "pending_version", "updated_at"])
         trail.record(
             actor,
             trail.Change(
@@ -67,23 +102,26 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
                 "runbook",
                 runbook.slug,
                 before=before,
-                after={
-                    "name": runbook.name,
-                    "version": version.number,
-                    "sha256": version.sha256,
-                    **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
-                },
+                after=_audited(runbook),
             ),
         )
     return version
 
 
-def _audited(runbook: Runbook, version: RunbookVersion | None) -> dict:
-    """What the audit trail keeps of a runbook: its name, version and policy."""
+def _next_number(runbook: Runbook) -> int:
+    """After the highest number ever used: a withdrawn draft keeps its number."""
+    return (RunbookVersion.objects.filter(runbook=runbook).aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _audited(runbook: Runbook) -> dict:
+    """What the audit trail keeps of a runbook: its name, versions and policy."""
+    version, pending = runbook.current_version, runbook.pending_version
     return {
         "name": runbook.name,
         "version": version.number if version else None,
         "sha256": version.sha256 if version else None,
+        "pending_version": pending.number if pending else None,
+        "protected": runbook.protected,
         **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
     }
 
@@ -98,6 +136,11 @@ def new_execution(
     vanishing."""
     version = version or runbook.current_version
     now = timezone.now()
+    # Every new run passes here (manual, binding, schedule, rerun; a retry
+    # continues an approved run and does not): a runbook that requires
+    # approval makes it wait for a responder.
+    if runbook.requires_approval and fields.get("status", Status.QUEUED) == Status.QUEUED:
+        fields["status"] = Status.AWAITING_APPROVAL
     execution = Execution(runbook=runbook, version=version, created_at=now, **fields)
     try:
         execution.parameters = params.validate(version.parameters, raw_parameters)
@@ -171,7 +214,8 @@ def rerun(original: Execution, user, actor: trail.Actor, request=None) -> Execut
 def restore_version(runbook: Runbook, version: RunbookVersion, actor: trail.Actor, author=None) -> RunbookVersion:
     """Make an old version's content current again, as a new version (the
     history stays as it was). Returns the current version: the same one when
-    its content already equals the old version's."""
+    its content already equals the old version's. On a protected runbook the
+    restored content waits for review like any other edit."""
     return save_runbook(runbook, version.content(), actor, author=author, message=f"Restored v{version.number}")
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
-from tests.factories import api_token
+from tests.factories import api_token, make_user
 
 FIXTURES = Path(settings.BASE_DIR).parent / "shared" / "fixtures"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API
@@ -27,7 +28,10 @@ def load_fixture(name: str) -> dict:
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("oncall", password="correct-horse-battery")
+    """The engineer most tests act as. An admin (by group, not superuser), so
+    a test of one feature is not also a test of roles; tests/accounts/ walks
+    what each role may do, with `user_with_role` and `api_as`."""
+    return make_user("admin", username="oncall")
 
 
 @pytest.fixture
@@ -36,6 +40,22 @@ def api(client, user):
     token = api_token(user)
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     return client
+
+
+@pytest.fixture
+def user_with_role(db):
+    """make(role, username=None): a user in that role (None: no role)."""
+    return make_user
+
+
+@pytest.fixture
+def api_as(db):
+    """client(user): a fresh test client sending a new API token of `user`."""
+
+    def client_for(user):
+        return Client(HTTP_AUTHORIZATION=f"Bearer {api_token(user)}")
+
+    return client_for
 
 
 def database_url() -> str:

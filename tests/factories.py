@@ -1,5 +1,8 @@
 """Small builders for the objects tests need, through the real services."""
 
+from django.contrib.auth import get_user_model
+
+from accounts import roles
 from accounts.models import ApiToken
 from audit import trail
 from events.models import Binding, Source
@@ -56,3 +59,13 @@ def make_binding(runbook, source=None, match=None, parameters=None, **fields) ->
 
 def api_token(user) -> str:
     return ApiToken.issue(user, "tests")[1]
+
+
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(role: str | None, username: str | None = None):
+    """A user in one role group (None: no role), password PASSWORD."""
+    user = get_user_model().objects.create_user(username or f"{role or 'norole'}-user", password=PASSWORD)
+    roles.set_role(user, role)
+    return user

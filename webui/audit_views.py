@@ -1,18 +1,18 @@
 """The audit page: every change, filtered, newest first; the chain checked
 on request (walking a long trail is not for every page view)."""
 
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from rest_framework.exceptions import ValidationError
 
 from audit import trail
 from audit.api import filtered
 from audit.models import AuditEntry
+from webui.access import role_required
 
 PAGE = 50
 
 
-@login_required
+@role_required("read")
 def audit_list(request):
     error = ""
     try:
@@ -40,6 +40,6 @@ def audit_list(request):
     )
 
 
-@login_required
+@role_required("read")
 def audit_verify(request):
     return render(request, "webui/audit_list.html#chain-state", {"result": trail.verify()})

@@ -2,7 +2,6 @@
 configuration, test bindings against an event, reset a tripped binding."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
@@ -11,6 +10,7 @@ from accounts.authentication import actor_of
 from events import backtest, breaker, services, snippets
 from events.api import SourceSerializer, test_document, webhook_url
 from events.models import Binding, Event, Schedule, Source
+from webui.access import role_required
 from webui.forms import BindingTestForm, SourceForm
 
 
@@ -23,12 +23,14 @@ def _source_page(request, source: Source, token: str | None, status: int = 200):
             "token": token,
             "webhook_url": webhook_url(source),
             "snippet": snippets.for_source(source, webhook_url(source), token),
+            "default_grace_minutes": services.DEFAULT_GRACE_MINUTES,
+            "max_grace_minutes": services.MAX_GRACE_MINUTES,
         },
         status=status,
     )
 
 
-@login_required
+@role_required("manage_sources")
 def source_new(request):
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -42,27 +44,39 @@ def source_new(request):
     return render(request, "webui/source_form.html", {"form": form})
 
 
-@login_required
+@role_required("read")
 def source_detail(request, slug):
     return _source_page(request, get_object_or_404(Source, slug=slug), token=None)
 
 
-@login_required
+@role_required("manage_sources")
 @require_POST
 def source_rotate(request, slug):
     source = get_object_or_404(Source, slug=slug)
-    token = services.rotate_source_token(source, actor_of(request), request=request)
-    messages.warning(request, "The old token no longer works: update the tool's configuration now.")
+    try:
+        grace = int(request.POST.get("grace_minutes", services.DEFAULT_GRACE_MINUTES))
+    except ValueError:
+        grace = -1
+    if not 0 <= grace <= services.MAX_GRACE_MINUTES:
+        limit = services.MAX_GRACE_MINUTES
+        messages.error(request, f"The grace period is a whole number of minutes from 0 to {limit}.")
+        return redirect("source_detail", slug=source.slug)
+    token = services.rotate_source_token(source, actor_of(request), grace_minutes=grace, request=request)
+    if grace:
+        until = f"{source.previous_token_expires_at:%Y-%m-%d %H:%M} UTC"
+        messages.warning(request, f"The old token works until {until}: update the tool's configuration before then.")
+    else:
+        messages.warning(request, "The old token no longer works: update the tool's configuration now.")
     return _source_page(request, source, token)
 
 
-@login_required
+@role_required("read")
 def binding_list(request):
     bindings = Binding.objects.select_related("source", "runbook")
     return render(request, "webui/binding_list.html", {"bindings": bindings})
 
 
-@login_required
+@role_required("manage_bindings")
 @require_POST
 def binding_reset(request, pk):
     binding = get_object_or_404(Binding, pk=pk)
@@ -73,7 +87,7 @@ def binding_reset(request, pk):
     return redirect("binding_list")
 
 
-@login_required
+@role_required("read")
 def binding_test(request):
     """Paste an event or pick a stored one; see what every binding would do."""
     form = BindingTestForm(request.POST or None, recent=Event.objects.order_by("-received_at")[:20])
@@ -91,12 +105,12 @@ def binding_test(request):
     return render(request, "webui/binding_test.html", {"form": form, "results": results, "error": error})
 
 
-@login_required
+@role_required("read")
 def schedule_list(request):
     return render(request, "webui/schedule_list.html", {"schedules": Schedule.objects.select_related("runbook")})
 
 
-@login_required
+@role_required("read")
 def binding_backtest(request, pk):
     """The binding replayed over the stored events of the last days."""
     binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)

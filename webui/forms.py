@@ -8,7 +8,9 @@ import os
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 
+from accounts.roles import ROLES
 from runbooks import parameters as params
 from runbooks import secret_store
 from runbooks.api import MAX_SCRIPT, RunbookSerializer
@@ -86,6 +88,16 @@ class RunbookForm(forms.Form):
     secrets = CommaListField(
         required=False, help_text="Names of the secrets it gets as environment variables, e.g. PAGER_TOKEN"
     )
+    requires_approval = forms.BooleanField(
+        required=False,
+        label="Runs wait for approval",
+        help_text="Every new run waits until a responder other than the one who asked approves it.",
+    )
+    protected = forms.BooleanField(
+        required=False,
+        label="Protected",
+        help_text="A new version runs only after another author approves it.",
+    )
     message = forms.CharField(
         max_length=200, required=False, label="What changed", help_text="Kept with the new version, if one is made."
     )
@@ -130,7 +142,8 @@ class RunbookForm(forms.Form):
 
     def runbook_data(self) -> dict:
         """What services.save_runbook takes."""
-        data = {name: self.cleaned_data[name] for name in ("name", "description", "team", "tags")}
+        names = ("name", "description", "team", "tags", "requires_approval", "protected")
+        data = {name: self.cleaned_data[name] for name in names}
         data.update({name: self.cleaned_data[name] for name in RunbookVersion.CONTENT_FIELDS})
         return data
 
@@ -326,3 +339,43 @@ class BindingTestForm(forms.Form):
         if not data.get("event") and not data.get("event_id"):
             raise forms.ValidationError("Paste an event or pick a stored one.")
         return data
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses it, e.g. deploy pipeline")
+    expires_in_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Expires in (days)",
+        help_text="Empty: never expires (revoke it when it is no longer needed).",
+    )
+
+
+ROLE_CHOICES = [("", "no role"), *((r, r) for r in ROLES)]
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES, required=False)
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
+    role = forms.ChoiceField(choices=ROLE_CHOICES, required=False, initial="viewer")
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username=username).exists():
+            raise forms.ValidationError("A user with this name exists.")
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("username") and cleaned.get("password"):
+            user = get_user_model()(username=cleaned["username"])
+            try:
+                password_validation.validate_password(cleaned["password"], user)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned

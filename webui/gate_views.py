@@ -1,17 +1,17 @@
 """The gates page: each gate, its recent checks, their verdicts and runs."""
 
-from django.contrib.auth.decorators import login_required
 from django.db.models import F, Prefetch, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import render
 
 from gates import services
 from gates.models import Check, Gate
+from webui.access import role_required
 
 RECENT = 10
 
 
-@login_required
+@role_required("read")
 def gate_list(request):
     gates = list(Gate.objects.prefetch_related("runbooks").order_by("name"))
     # The last RECENT checks of every gate in one query (a window per gate).

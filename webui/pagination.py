@@ -5,6 +5,7 @@ import base64
 import binascii
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 
@@ -23,7 +24,7 @@ def decode(cursor: str):
 def page(queryset, cursor: str | None, field: str, size: int = 50):
     """(rows, next cursor or None), newest first by (`field`, pk)."""
     queryset = queryset.order_by(f"-{field}", "-pk")
-    position = decode(cursor) if cursor else None
+    position = _position(queryset, cursor)
     if position:
         moment, pk = position
         queryset = queryset.filter(Q(**{f"{field}__lt": moment}) | Q(**{field: moment, "pk__lt": pk}))
@@ -31,3 +32,19 @@ def page(queryset, cursor: str | None, field: str, size: int = 50):
     more = len(rows) > size
     rows = rows[:size]
     return rows, (encode(getattr(rows[-1], field), rows[-1].pk) if more else None)
+
+
+def _position(queryset, cursor: str | None):
+    """The decoded cursor, or None when there is none or someone edited it
+    (the list then starts from the top rather than failing)."""
+    position = decode(cursor) if cursor else None
+    if position is None:
+        return None
+    moment, pk = position
+    try:
+        pk = queryset.model._meta.pk.to_python(pk)
+    except ValidationError:
+        return None
+    if isinstance(pk, int) and not 0 < pk < 2**63:
+        return None
+    return moment, pk

@@ -9,18 +9,19 @@ runbooks.services for every change, as the API does.
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts import roles
 from accounts.authentication import actor_of
 from runbooks import parameters as params
-from runbooks import services
+from runbooks import review, services
 from runbooks.models import Execution, Runbook, RunbookVersion, Secret
 from webui import diff
+from webui.access import forbidden_page, role_required
 from webui.forms import ParametersForm, RunbookForm
 
 VERSIONS_PAGE = 50
@@ -28,13 +29,37 @@ VERSIONS_PAGE = 50
 
 def _runbook(slug: str) -> Runbook:
     return get_object_or_404(
-        Runbook.objects.select_related("current_version"), slug=slug, current_version__isnull=False
+        Runbook.objects.select_related("current_version", "pending_version__author"),
+        slug=slug,
+        current_version__isnull=False,
     )
+
+
+def _latest_number(runbook: Runbook) -> int:
+    """The highest version number, past the current one when a draft waits
+    for review (or was withdrawn)."""
+    return RunbookVersion.objects.filter(runbook=runbook).aggregate(n=Max("number"))["n"]
+
+
+def _saved_message(request, runbook: Runbook, version: RunbookVersion, latest: RunbookVersion) -> None:
+    """What a save did, given the latest version before it."""
+    if version.pk == latest.pk:
+        messages.info(request, "Saved. The code did not change, so there is no new version.")
+    elif version.number < latest.number:  # back to the content in use
+        messages.info(request, f"Saved. v{latest.number}, which waited for approval, was withdrawn.")
+    elif version.pk == runbook.pending_version_id:
+        messages.warning(
+            request,
+            f"Saved as version {version.number}. {runbook.name} is protected: runs keep using "
+            f"v{runbook.current_version.number} until another author approves v{version.number}.",
+        )
+    else:
+        messages.success(request, f"Saved as version {version.number}.")
 
 
 def _version(runbook: Runbook, number) -> RunbookVersion:
     try:
-        return RunbookVersion.objects.select_related("author").get(runbook=runbook, number=int(number))
+        return RunbookVersion.objects.select_related("author", "approved_by").get(runbook=runbook, number=int(number))
     except (RunbookVersion.DoesNotExist, TypeError, ValueError):
         raise Http404("No such version.") from None
 
@@ -47,7 +72,7 @@ def _recent_runs(runbook: Runbook):
     )
 
 
-@login_required
+@role_required("read")
 def runbook_list(request):
     runbooks = Runbook.objects.select_related("current_version").filter(current_version__isnull=False)
     tag, team = request.GET.get("tag", ""), request.GET.get("team", "")
@@ -61,7 +86,7 @@ def runbook_list(request):
     return render(request, "webui/runbook_list.html", {"runbooks": runbooks, "tag": tag, "team": team})
 
 
-@login_required
+@role_required("edit_runbooks")
 def runbook_new(request):
     form = RunbookForm(request.POST or None, request.FILES or None, initial={"kind": "python", "timeout_seconds": 300})
     if request.method == "POST" and form.is_valid():
@@ -73,20 +98,27 @@ def runbook_new(request):
     return render(request, "webui/runbook_form.html", {"form": form})
 
 
-@login_required
+@role_required("edit_runbooks")
 def runbook_edit(request, slug):
     runbook = _runbook(slug)
     current = runbook.current_version
+    latest = runbook.pending_version or current  # edits build on the draft under review
     initial = {
         "name": runbook.name,
         "description": runbook.description,
         "team": runbook.team,
         "tags": runbook.tags,
-        **current.content(),
+        "requires_approval": runbook.requires_approval,
+        "protected": runbook.protected,
+        **latest.content(),
     }
     if initial["queue"] == "steward":
         initial["queue"] = ""
     form = RunbookForm(request.POST or None, request.FILES or None, initial=initial, runbook=runbook)
+    if runbook.protected and not roles.may(request.user, "unprotect_runbooks"):
+        # Disabled: the browser's value is ignored, the runbook stays protected.
+        form.fields["protected"].disabled = True
+        form.fields["protected"].help_text = "Only an admin can switch review off."
     if request.method == "POST" and form.is_valid():
         version = services.save_runbook(
             runbook,
@@ -95,15 +127,16 @@ def runbook_edit(request, slug):
             author=request.user,
             message=form.cleaned_data["message"],
         )
-        if version.pk != current.pk:
-            messages.success(request, f"Saved as version {version.number}.")
-        else:
-            messages.info(request, "Saved. The code did not change, so there is no new version.")
+        _saved_message(request, runbook, version, latest)
         return redirect("runbook_detail", slug=runbook.slug)
-    return render(request, "webui/runbook_form.html", {"form": form, "runbook": runbook})
+    return render(
+        request,
+        "webui/runbook_form.html",
+        {"form": form, "runbook": runbook, "next_number": _latest_number(runbook) + 1},
+    )
 
 
-@login_required
+@role_required("read", post="run")
 def runbook_detail(request, slug):
     runbook = _runbook(slug)
     version = runbook.current_version
@@ -125,16 +158,17 @@ def runbook_detail(request, slug):
             "form": form,
             "missing_secrets": [name for name in version.secrets if name not in existing],
             "executions": _recent_runs(runbook),
+            "pending": runbook.pending_version,
         },
     )
 
 
-@login_required
+@role_required("read")
 def version_list(request, slug):
     runbook = _runbook(slug)
     versions = (
         RunbookVersion.objects.filter(runbook=runbook)
-        .select_related("author")
+        .select_related("author", "approved_by")
         .annotate(runs=Count("executions"))
         .order_by("-number")
     )
@@ -151,46 +185,86 @@ def version_list(request, slug):
             "runbook": runbook,
             "versions": rows,
             "next_before": rows[-1].number if more else None,
-            "numbers": range(runbook.current_version.number, 0, -1),
+            "numbers": range(_latest_number(runbook), 0, -1),
         },
     )
 
 
-@login_required
+@role_required("read")
 def version_detail(request, slug, number):
     runbook = _runbook(slug)
     version = _version(runbook, number)
-    return render(request, "webui/runbook_version.html", {"runbook": runbook, "version": version})
+    return render(
+        request,
+        "webui/runbook_version.html",
+        {"runbook": runbook, "version": version, **_review_context(request, runbook, version)},
+    )
 
 
-@login_required
+def _review_context(request, runbook: Runbook, version: RunbookVersion) -> dict:
+    """Whether `version` waits for review, and whether this user may approve it."""
+    pending = version.pk == runbook.pending_version_id
+    return {
+        "pending": pending,
+        "may_approve": pending
+        and roles.may(request.user, "approve_versions")
+        and review.may_approve(version, request.user),
+    }
+
+
+@role_required("approve_versions")
+@require_POST
+def version_approve(request, slug, number):
+    runbook = _runbook(slug)
+    version = _version(runbook, number)
+    try:
+        review.approve_version(runbook, version, request.user, actor_of(request), request=request)
+    except review.ReviewRefused as exc:
+        if exc.status == 403:
+            return forbidden_page(request, str(exc))
+        messages.error(request, str(exc))
+        return redirect("runbook_version", slug=runbook.slug, number=version.number)
+    messages.success(request, f"Approved v{version.number}: new runs of {runbook.name} use it.")
+    return redirect("runbook_detail", slug=runbook.slug)
+
+
+@role_required("edit_runbooks")
 @require_POST
 def version_restore(request, slug, number):
     runbook = _runbook(slug)
     old = _version(runbook, number)
-    current = runbook.current_version
+    latest = runbook.pending_version or runbook.current_version
     version = services.restore_version(runbook, old, actor_of(request), author=request.user)
-    if version.pk == current.pk:
-        messages.info(request, f"Version {old.number} has the same content as the current one; nothing changed.")
+    if version.pk == latest.pk:
+        messages.info(request, f"Version {old.number} has the same content as the latest one; nothing changed.")
+    elif version.number < latest.number:
+        messages.info(request, f"v{old.number} is the content in use: v{latest.number}, which waited, was withdrawn.")
+    elif version.pk == runbook.pending_version_id:
+        messages.warning(
+            request,
+            f"Restored version {old.number} as version {version.number}; it waits for another author's approval.",
+        )
     else:
         messages.success(request, f"Restored version {old.number} as version {version.number}.")
     return redirect("runbook_detail", slug=runbook.slug)
 
 
-@login_required
+@role_required("read")
 def version_diff(request, slug):
     """Two versions side by side: `?from=N&to=M` (default: the one before the
     current version, and the current one)."""
     runbook = _runbook(slug)
-    latest = runbook.current_version.number
+    latest = _latest_number(runbook)
     try:
         to_number = int(request.GET.get("to") or latest)
         from_number = int(request.GET.get("from") or max(to_number - 1, 1))
     except ValueError:
         return _bad_diff(request, runbook, "Version numbers are whole numbers.")
+    if not (1 <= from_number <= latest and 1 <= to_number <= latest):  # also keeps huge numbers out of SQL
+        return _bad_diff(request, runbook, f"{runbook.name} has versions 1 to {latest}.")
     found = {
         v.number: v
-        for v in RunbookVersion.objects.select_related("author").filter(
+        for v in RunbookVersion.objects.select_related("author", "approved_by").filter(
             runbook=runbook, number__in=[from_number, to_number]
         )
     }
@@ -205,6 +279,7 @@ def version_diff(request, slug):
             "before": before,
             "after": after,
             "numbers": range(latest, 0, -1),
+            **_review_context(request, runbook, after),
             "script_rows": diff.side_by_side(before.script, after.script),
             "parameter_rows": diff.side_by_side(_pretty(before.parameters), _pretty(after.parameters)),
             "settings": [
@@ -224,7 +299,7 @@ def _bad_diff(request, runbook, reason: str):
     return render(
         request,
         "webui/runbook_diff.html",
-        {"runbook": runbook, "error": reason, "numbers": range(runbook.current_version.number, 0, -1)},
+        {"runbook": runbook, "error": reason, "numbers": range(_latest_number(runbook), 0, -1)},
         status=400,
     )
 
@@ -233,7 +308,7 @@ def _pretty(schema) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False)
 
 
-@login_required
+@role_required("run")
 @require_POST
 def execution_rerun(request, pk):
     try:

@@ -3,7 +3,6 @@ back to the browser once saved; the audit trail records who changed what,
 never the value."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_POST
 from accounts.authentication import actor_of
 from runbooks import secret_store
 from runbooks.models import Secret
+from webui.access import role_required
 from webui.forms import SecretForm, SecretUpdateForm
 
 
@@ -21,7 +21,7 @@ def _secret(pk) -> Secret:
         raise Http404("No such secret.") from None
 
 
-@login_required
+@role_required("read", post="manage_secrets")
 def secret_list(request):
     form = SecretForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -35,7 +35,7 @@ def secret_list(request):
     return render(request, "webui/secret_list.html", {"secrets": secrets, "form": form})
 
 
-@login_required
+@role_required("manage_secrets")
 def secret_edit(request, pk):
     secret = _secret(pk)
     form = SecretUpdateForm(request.POST or None, initial={"description": secret.description})
@@ -54,7 +54,7 @@ def secret_edit(request, pk):
     return render(request, "webui/secret_edit.html", {"secret": secret, "form": form})
 
 
-@login_required
+@role_required("manage_secrets")
 @require_POST
 def secret_delete(request, pk):
     secret = _secret(pk)

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.views import LoginView
-from webui import audit_views, event_views, gate_views, runbook_views, secret_views, views
+from webui import account_views, audit_views, event_views, gate_views, runbook_views, secret_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("executions/<uuid:pk>/log", views.execution_log, name="execution_log"),
     path("executions/<uuid:pk>/cancel", views.execution_cancel, name="execution_cancel"),
     path("executions/<uuid:pk>/rerun", runbook_views.execution_rerun, name="execution_rerun"),
+    path("executions/<uuid:pk>/approve", views.execution_approve, name="execution_approve"),
+    path("executions/<uuid:pk>/reject", views.execution_reject, name="execution_reject"),
     path("runbooks/", runbook_views.runbook_list, name="runbook_list"),
     path("runbooks/new/", runbook_views.runbook_new, name="runbook_new"),
     path("runbooks/<slug:slug>/", runbook_views.runbook_detail, name="runbook_detail"),
@@ -23,6 +25,11 @@ urlpatterns = [
         "runbooks/<slug:slug>/versions/<int:number>/restore",
         runbook_views.version_restore,
         name="runbook_version_restore",
+    ),
+    path(
+        "runbooks/<slug:slug>/versions/<int:number>/approve",
+        runbook_views.version_approve,
+        name="runbook_version_approve",
     ),
     path("runbooks/<slug:slug>/diff/", runbook_views.version_diff, name="runbook_diff"),
     path("secrets/", secret_views.secret_list, name="secret_list"),
@@ -42,4 +49,8 @@ urlpatterns = [
     path("gates/", gate_views.gate_list, name="gate_list"),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/verify", audit_views.audit_verify, name="audit_verify"),
+    path("tokens/", account_views.token_list, name="token_list"),
+    path("tokens/<int:pk>/revoke", account_views.token_revoke, name="token_revoke"),
+    path("users/", account_views.user_list, name="user_list"),
+    path("users/<int:pk>/role", account_views.user_role, name="user_role"),
 ]

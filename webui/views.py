@@ -4,7 +4,6 @@ calls the same services as the API for anything that changes state."""
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,10 +12,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
 from events.models import Event, Source
-from runbooks import services
+from runbooks import approvals, services
 from runbooks.api import log_page
 from runbooks.models import Execution
 from webui import pagination
+from webui.access import forbidden_page, role_required
 
 Status = Execution.Status
 
@@ -25,7 +25,7 @@ def _executions():
     return Execution.objects.select_related("runbook", "version", "event")
 
 
-@login_required
+@role_required("read")
 def dashboard(request):
     since = timezone.now() - timedelta(hours=24)
     counts = dict(
@@ -36,6 +36,11 @@ def dashboard(request):
         "webui/dashboard.html",
         {
             "counts": [(s.value, counts.get(s.value, 0)) for s in Status],
+            # Oldest first: the one closest to expiring leads.
+            "awaiting": _executions()
+            .filter(status=Status.AWAITING_APPROVAL)
+            .select_related("requested_by")
+            .order_by("created_at")[:20],
             "running": _executions().filter(status=Status.RUNNING).order_by("-started_at")[:20],
             "failures": _executions()
             .filter(status__in=[Status.FAILED, Status.TIMED_OUT, Status.LOST])
@@ -45,7 +50,7 @@ def dashboard(request):
     )
 
 
-@login_required
+@role_required("read")
 def execution_list(request):
     queryset = _executions()
     status = request.GET.get("status", "")
@@ -70,19 +75,29 @@ def execution_list(request):
 
 def _get_execution(pk):
     try:
-        return _executions().select_related("binding", "requested_by", "event__source").get(pk=pk)
+        return _executions().select_related("binding", "requested_by", "decided_by", "event__source").get(pk=pk)
     except (Execution.DoesNotExist, ValueError):
         raise Http404("No such execution.") from None
 
 
-@login_required
+@role_required("read")
 def execution_detail(request, pk):
     execution = _get_execution(pk)
     log = log_page(execution, 0)
-    return render(request, "webui/execution_detail.html", {"execution": execution, **log})
+    return render(
+        request,
+        "webui/execution_detail.html",
+        {
+            "execution": execution,
+            # Four eyes: the requester sees no Approve/Reject, only Cancel.
+            "may_decide": approvals.may_decide(execution, request.user),
+            "approval_deadline": execution.created_at + approvals.timeout(),
+            **log,
+        },
+    )
 
 
-@login_required
+@role_required("read")
 def execution_log(request, pk):
     """The htmx poll: new lines, the status, and the next poll (none once done)."""
     execution = _get_execution(pk)
@@ -94,7 +109,7 @@ def execution_log(request, pk):
     return render(request, "webui/execution_detail.html#log-update", {"execution": execution, **log})
 
 
-@login_required
+@role_required("cancel")
 @require_POST
 def execution_cancel(request, pk):
     execution = _get_execution(pk)
@@ -105,13 +120,38 @@ def execution_cancel(request, pk):
     return redirect("execution_detail", pk=execution.pk)
 
 
-@login_required
+@role_required("approve")
+@require_POST
+def execution_approve(request, pk):
+    return _decide(request, pk, approvals.approve, "Approved: the run is queued.")
+
+
+@role_required("approve")
+@require_POST
+def execution_reject(request, pk):
+    return _decide(request, pk, approvals.reject, "Rejected: the run will not start.")
+
+
+def _decide(request, pk, decide, done: str):
+    execution = _get_execution(pk)
+    try:
+        decide(execution, request.user, actor_of(request), request.POST.get("reason", "")[:1000], request=request)
+    except approvals.ApprovalRefused as exc:
+        if exc.status == 403:
+            return forbidden_page(request, str(exc))
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("execution_detail", pk=execution.pk)
+
+
+@role_required("read")
 def event_list(request):
     rows, next_cursor = pagination.page(Event.objects.select_related("source"), request.GET.get("after"), "received_at")
     return render(request, "webui/event_list.html", {"events": rows, "next_cursor": next_cursor})
 
 
-@login_required
+@role_required("read")
 def event_detail(request, pk):
     try:
         event = Event.objects.select_related("source").get(pk=pk)
@@ -127,7 +167,7 @@ def event_detail(request, pk):
     )
 
 
-@login_required
+@role_required("read")
 def source_list(request):
     return render(request, "webui/source_list.html", {"sources": Source.objects.all()})
 

@@ -4,13 +4,13 @@ import time
 
 import pytest
 
-from tests.factories import make_runbook
+from tests.factories import make_runbook, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
 
 
 def test_a_running_executions_lines_appear_live(page, live_server, worker, django_user_model):
-    django_user_model.objects.create_user("oncall", password="correct-horse-battery")
+    make_user("responder", username="oncall")
     script = "import time\nfor i in range(1, 5):\n    print(f'step {i} of 4')\n    time.sleep(0.8)\n"
     make_runbook(name="Slow steps", slug="slow-steps", script=script)
 

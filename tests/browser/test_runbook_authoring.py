@@ -8,7 +8,7 @@ import pytest
 from audit import trail
 from runbooks import services
 from runbooks.models import Runbook
-from tests.factories import make_runbook
+from tests.factories import make_runbook, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -31,7 +31,7 @@ SCHEMA = {
 
 
 def log_in(page, live_server, django_user_model, path):
-    django_user_model.objects.create_user("author", password="correct-horse-battery")
+    make_user("author", username="author")
     page.goto(f"{live_server.url}{path}")
     page.get_by_label("Username").fill("author")
     page.get_by_label("Password").fill("correct-horse-battery")

@@ -46,19 +46,22 @@ def test_a_source_with_a_signing_secret_requires_the_signature(client, signed_so
     [
         sign(BODY, "another-secret-entirely-000000000"),
         sign(BODY + b" ", SECRET),
-        sign(BODY, SECRET, t=int(time.time()) - 330),  # too old
-        sign(BODY, SECRET, t=int(time.time()) + 330),  # too far ahead
+        # Times are taken when the test runs (a lambda), not when the suite is
+        # collected: a long suite would otherwise bring "ahead" into the window.
+        lambda: sign(BODY, SECRET, t=int(time.time()) - 330),  # too old
+        lambda: sign(BODY, SECRET, t=int(time.time()) + 330),  # too far ahead
         "t=abc,v1=" + "0" * 64,
         "t=²,v1=" + "0" * 64,
         "v1=" + "0" * 64,  # no t
-        f"t={int(time.time())}",  # no v1
-        f"t={int(time.time())},v1=nothex",
+        lambda: f"t={int(time.time())}",  # no v1
+        lambda: f"t={int(time.time())},v1=nothex",
         "",
         "🙂",
     ],
 )
 def test_a_wrong_stale_or_malformed_signature_is_401_and_stores_nothing(client, signed_source, signature):
     _, token = signed_source
+    signature = signature() if callable(signature) else signature
     audit_before = AuditEntry.objects.count()
     response = send(client, token, signature=signature)
     assert response.status_code == 401 and response.json()["detail"]

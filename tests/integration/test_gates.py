@@ -9,7 +9,7 @@ import pytest
 from audit.models import AuditEntry
 from gates.models import Check
 from runbooks.models import Execution
-from tests.factories import api_token, make_runbook
+from tests.factories import api_token, make_runbook, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -91,7 +91,7 @@ def test_fields_that_do_not_fit_a_runbook_are_a_400_and_start_nothing(admin_api)
     )
 
 
-def test_an_admin_overrides_a_verdict_with_a_reason_audited(admin_api, client, user, worker):
+def test_an_admin_overrides_a_verdict_with_a_reason_audited(admin_api, client, worker):
     make_runbook(slug="cve-scan", script=FAILING)
     gate(admin_api, "prod", ["cve-scan"])
     check = post(admin_api, "/api/v1/gates/prod/checks/?wait=30", CHANGE).json()
@@ -102,7 +102,7 @@ def test_an_admin_overrides_a_verdict_with_a_reason_audited(admin_api, client, u
     assert entry.after == {"verdict": "pass", "reason": "accepted risk, INC-42"} and entry.before["verdict"] == "fail"
     from django.test import Client
 
-    other = Client(HTTP_AUTHORIZATION=f"Bearer {api_token(user)}")
+    other = Client(HTTP_AUTHORIZATION=f"Bearer {api_token(make_user('author', username='not-admin'))}")
     assert post(other, f"{check['url']}override/", {"verdict": "fail", "reason": "x"}).status_code == 403
 
 

@@ -41,14 +41,31 @@ def test_a_new_source_shows_its_token_once_in_a_ready_snippet(logged_in, client)
     assert hook(client.__class__(), "prod-am", token).status_code == 400  # authenticated; body is not Alertmanager's
 
 
-def test_rotating_a_token_shows_the_new_one_and_the_old_one_stops_working(logged_in):
+def test_rotating_a_token_without_grace_shows_the_new_one_and_the_old_one_stops_working(logged_in):
     _source, old = make_source("gen", "generic")
-    html = logged_in.post("/sources/gen/rotate").content.decode()
+    html = logged_in.post("/sources/gen/rotate", {"grace_minutes": "0"}).content.decode()
     new = html.split('id="token">')[1].split("<")[0]
     assert new != old and f"Bearer {new}" in html
     from django.test import Client
 
     assert hook(Client(), "gen", old).status_code == 401
+    assert hook(Client(), "gen", new).status_code == 202
+
+
+def test_rotating_a_token_keeps_the_old_one_for_the_grace_period_shown_on_the_page(logged_in):
+    _source, old = make_source("gen", "generic")
+    assert 'for="grace_minutes"' in logged_in.get("/sources/gen/").content.decode()
+    html = logged_in.post("/sources/gen/rotate", {"grace_minutes": "30"}).content.decode()
+    new = html.split('id="token">')[1].split("<")[0]
+    assert "The old token works until" in html and "keeps working until" in html
+    from django.test import Client
+
+    assert hook(Client(), "gen", old).status_code == 202
+    assert hook(Client(), "gen", new).status_code == 202
+    # Nonsense grace periods change nothing.
+    for bad in ("-1", "x", "999999"):
+        response = logged_in.post("/sources/gen/rotate", {"grace_minutes": bad})
+        assert response.status_code == 302
     assert hook(Client(), "gen", new).status_code == 202
 
 

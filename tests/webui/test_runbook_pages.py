@@ -196,7 +196,7 @@ def test_diff_shows_both_versions_side_by_side_escaped(logged_in):
     assert "v1 → v2" in logged_in.get("/runbooks/d/diff/").content.decode()
 
 
-@pytest.mark.parametrize("query", ["?from=1&to=9", "?from=x&to=1", "?from=-1"])
+@pytest.mark.parametrize("query", ["?from=1&to=9", "?from=x&to=1", "?from=-1", "?from=99999999999999999999&to=1"])
 def test_a_bad_diff_request_is_a_400_page(logged_in, query):
     make_runbook(slug="d")
     response = logged_in.get(f"/runbooks/d/diff/{query}")

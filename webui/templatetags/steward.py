@@ -3,6 +3,8 @@ import json
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 
+from accounts import roles
+
 register = template.Library()
 
 
@@ -18,3 +20,9 @@ def markdown(text: str):
     from webui.markdown import render
 
     return render(text)
+
+
+@register.filter
+def may(user, action: str) -> bool:
+    """`{% if user|may:"run" %}`: show only what the user's role may use."""
+    return roles.may(user, action)

@@ -1,8 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from accounts.models import ApiToken
+from accounts import roles, services
 from audit import trail
 
 
@@ -17,16 +16,9 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user named {options['username']!r}.")
-        with transaction.atomic():
-            token_row, token = ApiToken.issue(user, options["name"])
-            trail.record(
-                trail.SYSTEM,
-                trail.Change(
-                    "api_token.created",
-                    "api_token",
-                    token_row.token_id,
-                    after={"user": user.username, "name": token_row.name},
-                ),
-            )
+        token_row, token = services.issue_token(user, options["name"], trail.SYSTEM)
+        if roles.role_of(user) is None:
+            # Still issued (a role may come later), but say why it will get 403s.
+            self.stderr.write(f"Note: {user.username} has no role yet; the API refuses this token until they get one.")
         self.stdout.write(f"Created API token {token_row.name!r} for {user.username}:")
         self.stdout.write(token)
