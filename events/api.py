@@ -12,6 +12,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
@@ -32,7 +33,11 @@ def webhook_url(source: Source) -> str:
 
 
 class SourceSerializer(serializers.ModelSerializer):
-    slug = serializers.SlugField(max_length=64, required=False)
+    slug = serializers.SlugField(
+        max_length=64,
+        required=False,
+        validators=[UniqueValidator(Source.objects.all(), message="a source with this slug exists")],
+    )
     kind = serializers.ChoiceField(choices=sorted(ADAPTERS))
     webhook_url = serializers.SerializerMethodField()
     preset = serializers.ChoiceField(choices=["", *sorted(generic.PRESETS)], required=False, allow_blank=True)
@@ -64,14 +69,6 @@ class SourceSerializer(serializers.ModelSerializer):
 
     def get_webhook_url(self, source) -> str:
         return webhook_url(source)
-
-    def validate_slug(self, value):
-        existing = Source.objects.filter(slug=value)
-        if self.instance is not None:
-            existing = existing.exclude(pk=self.instance.pk)
-        if existing.exists():
-            raise ValidationError("a source with this slug exists")
-        return value
 
     def validate_mapping(self, value):
         if not isinstance(value, dict) or not set(value) <= MAPPING_FIELDS:

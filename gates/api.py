@@ -13,6 +13,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
@@ -24,7 +25,9 @@ from runbooks.parameters import ParameterError
 
 
 class GateSerializer(serializers.ModelSerializer):
-    name = serializers.SlugField(max_length=64)
+    name = serializers.SlugField(
+        max_length=64, validators=[UniqueValidator(Gate.objects.all(), message="a gate with this name exists")]
+    )
     runbooks = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Runbook.objects.filter(current_version__isnull=False)
     )
@@ -34,14 +37,6 @@ class GateSerializer(serializers.ModelSerializer):
         model = Gate
         fields = ["name", "description", "runbooks", "timeout_seconds", "on_timeout", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
-
-    def validate_name(self, value):
-        existing = Gate.objects.filter(name=value)
-        if self.instance is not None:
-            existing = existing.exclude(pk=self.instance.pk)
-        if existing.exists():
-            raise ValidationError("a gate with this name exists")
-        return value
 
 
 class CheckSerializer(serializers.ModelSerializer):

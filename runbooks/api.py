@@ -9,6 +9,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
 
 from accounts import roles
 from accounts.authentication import actor_of
@@ -24,7 +25,11 @@ LOG_PAGE = 1000
 
 
 class RunbookSerializer(serializers.Serializer):
-    slug = serializers.SlugField(max_length=64, required=False)
+    slug = serializers.SlugField(
+        max_length=64,
+        required=False,
+        validators=[UniqueValidator(Runbook.objects.all(), message="a runbook with this slug exists")],
+    )
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(allow_blank=True, required=False, default="")
     tags = serializers.ListField(
@@ -77,14 +82,6 @@ class RunbookSerializer(serializers.Serializer):
     def validate_queue(self, value):
         if value and not QUEUE_NAME.match(value):
             raise ValidationError("queue names are lower-case letters, digits, '_', '.', '-'")
-        return value
-
-    def validate_slug(self, value):
-        existing = Runbook.objects.filter(slug=value)
-        if self.instance is not None:
-            existing = existing.exclude(pk=self.instance.pk)
-        if existing.exists():
-            raise ValidationError("a runbook with this slug exists")
         return value
 
     def to_representation(self, runbook):

@@ -11,7 +11,7 @@ from runbooks.models import Execution, LogLine
 from runbooks.tasks import run_execution
 from tests.conftest import wait_for
 from tests.factories import HOST_SCHEMA, make_runbook
-from tests.integration.test_sandbox import final, processes_of
+from tests.processes import final, processes_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

@@ -20,6 +20,7 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import wait_for
+from tests.processes import alive
 
 pytestmark = pytest.mark.worker
 
@@ -41,13 +42,6 @@ def processes_with(marker: str) -> list[int]:
             except OSError:
                 continue
     return [pid for pid in pids if pid != os.getpid()]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Output:

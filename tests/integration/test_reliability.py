@@ -17,6 +17,7 @@ from runbooks import services
 from runbooks.models import Execution, LogLine
 from tests.conftest import wait_for
 from tests.factories import make_runbook
+from tests.processes import final, processes_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -27,29 +28,6 @@ def queue_name(prefix: str) -> str:
 
 def run(runbook, **parameters) -> Execution:
     return services.request_run(runbook, parameters, None, trail.SYSTEM)
-
-
-def final(execution_id, timeout=20) -> Execution:
-    def check():
-        x = Execution.objects.get(pk=execution_id)
-        return x if x.is_finished else None
-
-    return wait_for(check, timeout=timeout, what=f"execution {execution_id} to end")
-
-
-def processes_of(execution_id) -> list[int]:
-    """Live processes whose environment names this execution."""
-    marker = f"STEWARD_EXECUTION_ID={execution_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if state != "Z" and marker in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.fixture

@@ -14,38 +14,13 @@ from runbooks import services
 from runbooks.models import Execution, LogLine
 from tests.conftest import wait_for
 from tests.factories import make_runbook
+from tests.processes import final, processes_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
-def final(execution_id, timeout=30) -> Execution:
-    def check():
-        x = Execution.objects.get(pk=execution_id)
-        return x if x.is_finished else None
-
-    return wait_for(check, timeout=timeout, what=f"execution {execution_id} to end")
-
-
 def lines(execution) -> list[str]:
     return list(LogLine.objects.filter(execution=execution).order_by("n").values_list("text", flat=True))
-
-
-def processes_of(execution_id) -> list[int]:
-    """Live processes whose environment names this execution (root reads any)."""
-    marker = f"STEWARD_EXECUTION_ID={execution_id}".encode()
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as f:
-                    if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
-                        continue
-                with open(f"/proc/{entry.name}/environ", "rb") as f:
-                    if marker in f.read().split(b"\0"):
-                        found.append(int(entry.name))
-            except (OSError, IndexError):
-                continue
-    return found
 
 
 def run(slug, script, kind="python", timeout_seconds=3) -> Execution:

@@ -8,21 +8,13 @@ import pytest
 from audit import trail
 from audit.models import AuditEntry
 from runbooks import secret_store, services
-from runbooks.models import Execution, LogLine
-from tests.conftest import wait_for
+from runbooks.models import LogLine
 from tests.factories import make_runbook
+from tests.processes import final
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 TOKEN = "s3cr3t-Pager-T0ken-value"
-
-
-def final(execution_id, timeout=20) -> Execution:
-    def check():
-        x = Execution.objects.get(pk=execution_id)
-        return x if x.is_finished else None
-
-    return wait_for(check, timeout=timeout, what=f"execution {execution_id} to end")
 
 
 def with_secrets(runbook, names):

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from runbooks.runners.process import RunSpec, param_env_name, run
+from tests.processes import alive
 
 
 class ListSink:
@@ -31,15 +32,6 @@ class ListSink:
 
     def texts(self, stream=None):
         return [line.text for line in self.collected if stream is None or line.stream == stream]
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie waiting for a reaper (this container's init may not reap)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def spec(script, kind="python", **fields):

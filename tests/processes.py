@@ -1,0 +1,42 @@
+"""What the integration tests look at from outside: an execution that has
+ended, and the processes a run left on this machine."""
+
+import os
+
+from runbooks.models import Execution
+from tests.conftest import wait_for
+
+
+def final(execution_id, timeout: float = 30) -> Execution:
+    """The execution once it has ended (fails the test after `timeout`)."""
+
+    def check():
+        x = Execution.objects.get(pk=execution_id)
+        return x if x.is_finished else None
+
+    return wait_for(check, timeout=timeout, what=f"execution {execution_id} to end")
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a reaper (this container's init may not reap)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def processes_of(execution_id) -> list[int]:
+    """Live processes whose environment names this execution (root reads any)."""
+    marker = f"STEWARD_EXECUTION_ID={execution_id}".encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or not alive(int(entry.name)):
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
