@@ -274,6 +274,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Our subclass writes each message whole before it appears (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     # kombu reads data_folder_in and writes data_folder_out: one folder for both.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
