@@ -148,6 +148,15 @@ class RunSerializer(serializers.Serializer):
     parameters = serializers.JSONField(required=False, default=dict)
 
 
+def _loosens_review(runbook: Runbook, data: dict) -> bool:
+    """Whether this update switches off what guards a protected runbook: its
+    review, or the approval its runs wait for (otherwise an author could skip
+    the second pair of eyes without touching the reviewed script)."""
+    if not runbook.protected:
+        return False
+    return data.get("protected") is False or (runbook.requires_approval and data.get("requires_approval") is False)
+
+
 class RunbookViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -181,7 +190,7 @@ class RunbookViewSet(
         message = data.pop("message", "")
         runbook = serializer.instance
         user = self.request.user
-        if runbook.protected and data.get("protected") is False and not roles.may(user, "unprotect_runbooks"):
+        if _loosens_review(runbook, data) and not roles.may(user, "unprotect_runbooks"):
             raise PermissionDenied(roles.refusal(user, "unprotect_runbooks"))
         if "slug" in data:
             runbook.slug = data.pop("slug")

@@ -119,6 +119,9 @@ def runbook_edit(request, slug):
         # Disabled: the browser's value is ignored, the runbook stays protected.
         form.fields["protected"].disabled = True
         form.fields["protected"].help_text = "Only an admin can switch review off."
+        if runbook.requires_approval:
+            form.fields["requires_approval"].disabled = True
+            form.fields["requires_approval"].help_text = "Only an admin can switch approval off on a protected runbook."
     if request.method == "POST" and form.is_valid():
         version = services.save_runbook(
             runbook,

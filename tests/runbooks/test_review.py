@@ -174,3 +174,25 @@ def test_the_edit_form_keeps_review_on_for_an_author(client, guarded):
     assert "v2, which waited for approval, was withdrawn" in withdrawn
     guarded.refresh_from_db()
     assert guarded.pending_version is None and guarded.current_version.number == 1
+
+
+def test_an_author_cannot_switch_approval_off_on_a_protected_runbook(guarded, writer, api_as, client):
+    """Turning off the approval runs wait for skips the second pair of eyes too."""
+    services.save_runbook(guarded, {"requires_approval": True}, trail.SYSTEM)
+    refused = patch(writer, "/api/v1/runbooks/deploy/", {"requires_approval": False})
+    assert refused.status_code == 403 and "that needs the admin role" in refused.json()["detail"]
+    guarded.refresh_from_db()
+    assert guarded.requires_approval
+    # Switching it on, or other policy, stays an author's call.
+    assert patch(writer, "/api/v1/runbooks/deploy/", {"max_attempts": 2}).status_code == 200
+
+    client.force_login(make_user("author", username="formwriter"))
+    form = client.get("/runbooks/deploy/edit/").content.decode()
+    assert "Only an admin can switch approval off on a protected runbook." in form
+    data = {"name": "Deploy", "kind": "python", "script": "print('v1')", "timeout_seconds": 30, "parameters": "{}"}
+    client.post("/runbooks/deploy/edit/", data)  # "requires_approval" unchecked: ignored
+    guarded.refresh_from_db()
+    assert guarded.requires_approval
+
+    admin = api_as(make_user("admin", username="boss"))
+    assert patch(admin, "/api/v1/runbooks/deploy/", {"requires_approval": False}).json()["requires_approval"] is False
