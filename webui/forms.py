@@ -49,6 +49,10 @@ class CommaListField(forms.CharField):
         return ", ".join(value) if isinstance(value, list) else value
 
 
+def _unix_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 class RunbookForm(forms.Form):
     """Create or edit a runbook. A change to the script, parameters, timeout,
     secrets or queue saves a new version; the rest changes no code."""
@@ -106,6 +110,12 @@ class RunbookForm(forms.Form):
         self.runbook = runbook
         super().__init__(*args, **kwargs)
 
+    def clean_script(self):
+        # Browsers send a textarea's lines with CRLF (the HTML standard says
+        # so): unchanged text must stay the same script, and bash cannot run
+        # a script with carriage returns anyway.
+        return _unix_newlines(self.cleaned_data.get("script", ""))
+
     def clean_script_file(self):
         upload = self.cleaned_data.get("script_file")
         if not upload:
@@ -120,7 +130,7 @@ class RunbookForm(forms.Form):
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.") from None
-        return {"kind": UPLOAD_KINDS[extension], "script": text}
+        return {"kind": UPLOAD_KINDS[extension], "script": _unix_newlines(text)}
 
     def clean(self):
         cleaned = super().clean()

@@ -128,6 +128,21 @@ def test_edit_makes_a_version_only_when_the_code_changes(logged_in, user):
     assert version.number == 2 and version.message == "Say v2" and version.author == user
 
 
+def test_saving_the_form_as_a_browser_sends_it_keeps_the_script(logged_in):
+    """Browsers send a textarea with CRLF line ends: an unchanged script makes no version."""
+    runbook = make_runbook(slug="fix", kind="shell", script="#!/bin/sh\nif true; then\n  echo ok\nfi\n")
+    logged_in.post(
+        "/runbooks/fix/edit/",
+        form_data(name="Fix", kind="shell", script="#!/bin/sh\r\nif true; then\r\n  echo ok\r\nfi\r\n", team="ops"),
+    )
+    runbook.refresh_from_db()
+    assert runbook.team == "ops" and runbook.current_version.number == 1
+    upload = SimpleUploadedFile("win.sh", b"#!/bin/sh\r\necho from windows\r\n")
+    logged_in.post("/runbooks/fix/edit/", form_data(name="Fix", script="", script_file=upload))
+    runbook.refresh_from_db()
+    assert runbook.current_version.script == "#!/bin/sh\necho from windows\n"
+
+
 def test_the_run_form_is_generated_from_the_schema(logged_in):
     make_runbook(slug="fix", parameters=SCHEMA)
     html = logged_in.get("/runbooks/fix/").content.decode()
