@@ -35,6 +35,7 @@ ACTIONS = {
     "override_gates": ADMIN,  # a verdict over the runbooks' own
     "manage_tokens": ADMIN,  # everyone's API tokens (each user manages their own)
     "manage_users": ADMIN,
+    "manage_notifications": ADMIN,  # channels and subscriptions: where messages about runs go
 }
 
 # How a refusal names the action: "Your role (viewer) may not run runbooks."
@@ -54,6 +55,7 @@ DESCRIPTIONS = {
     "override_gates": "override a gate's verdict",
     "manage_tokens": "manage other users' API tokens",
     "manage_users": "manage users",
+    "manage_notifications": "change notification channels or subscriptions",
 }
 
 NO_ROLE = "You have no role yet: ask an admin to make you a viewer, responder, author or admin."

@@ -12,6 +12,7 @@ os.environ.setdefault("STEWARD_ENCRYPTION_KEY", "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHk
 # by the worker and web processes it starts: two runs at once never share one.
 os.environ.setdefault("STEWARD_VAR_DIR", tempfile.mkdtemp(prefix="steward-test-"))
 
+from config.env import env_list
 from config.settings import *
 from config.settings import DATABASES, VAR_DIR
 
@@ -24,3 +25,10 @@ else:
     # pytest-django empties tables with TRUNCATE; the audit trigger allows it
     # only in a session that says so, and only test settings say so.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c steward.allow_truncate=on"
+
+# Notifications: test receivers listen on loopback, and retries come fast.
+# A worker a test starts with STEWARD_NOTIFY_ALLOWED_NETWORKS="" has the defaults.
+STEWARD_NOTIFY_ALLOWED_NETWORKS = env_list("STEWARD_NOTIFY_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+STEWARD_NOTIFY_BACKOFF_SECONDS = 1
+STEWARD_NOTIFY_MAX_ATTEMPTS = 3
+STEWARD_NOTIFY_TIMEOUT_SECONDS = 5

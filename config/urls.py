@@ -9,6 +9,7 @@ from config.api import Router
 from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
 from events.views import hook
 from gates.api import GateViewSet
+from notifications.api import ChannelViewSet, DeliveryViewSet, SubscriptionViewSet
 from runbooks import observability
 from runbooks.api import ExecutionViewSet, RunbookViewSet, SecretViewSet
 
@@ -26,6 +27,9 @@ router.register("schedules", ScheduleViewSet, basename="schedule")
 router.register("secrets", SecretViewSet, basename="secret")
 router.register("gates", GateViewSet, basename="gate")
 router.register("audit", AuditViewSet, basename="audit")
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("subscriptions", SubscriptionViewSet, basename="subscription")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     re_path(r"^hooks/(?P<slug>[-a-zA-Z0-9_]+)/?$", observability.timed_webhook(hook), name="hook"),

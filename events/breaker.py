@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit import trail
 from events.models import Binding
+from notifications import emit as notify
 
 FAILING = ("failed", "timed_out", "lost")
 
@@ -38,6 +39,7 @@ def record_outcome(execution) -> bool:
         )
         if tripped:
             trail.record(trail.SYSTEM, trail.Change("binding.tripped", "binding", binding.pk, after={"reason": reason}))
+            notify.binding_tripped(binding)
     return bool(tripped)
 
 

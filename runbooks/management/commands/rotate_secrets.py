@@ -7,6 +7,7 @@ from django.db import transaction
 
 from config import crypto
 from events.models import Source
+from notifications import channels as notification_channels
 from runbooks import secret_store
 
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 count = secret_store.rotate_all()
-                signing = rotate_signing_secrets()
+                signing = rotate_signing_secrets() + notification_channels.rotate_all()
         except crypto.DecryptionError as exc:
             raise CommandError(f"Nothing was changed: a secret {exc}.") from None
         self.stdout.write(f"re-encrypted {count} secret(s) and {signing} signing secret(s) with the first key")

@@ -1,0 +1,197 @@
+"""The notifications page: channels, subscriptions and recent deliveries
+(status, attempts, last error). Admins add, change, test and delete
+channels and subscriptions; everyone else reads. The forms go through the
+API's serializers, so a page and the API refuse the same things."""
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.authentication import actor_of
+from events.models import Binding
+from gates.models import Gate
+from notifications import channels
+from notifications.api import ChannelSerializer, SubscriptionSerializer
+from notifications.models import Channel, Delivery, EventKind, Kind, Subscription
+from runbooks.models import Runbook
+from webui import pagination
+from webui.access import role_required
+
+TARGET_HELP = "Slack: the incoming webhook URL (kept secret). Webhook: the receiver's URL (https://)."
+
+
+class ChannelForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    kind = forms.ChoiceField(choices=Kind.choices)
+    url = forms.CharField(label="URL", max_length=2000, required=False, help_text=TARGET_HELP)
+    recipients = forms.CharField(
+        label="Recipients", max_length=2000, required=False, help_text="Email: addresses, separated by commas."
+    )
+    routing_key = forms.CharField(
+        label="Routing key",
+        max_length=64,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="PagerDuty: the Events API v2 integration's key (kept secret).",
+    )
+
+
+class ChannelEditForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    enabled = forms.BooleanField(required=False)
+    url = forms.CharField(
+        label="New URL", max_length=2000, required=False, help_text="Leave empty to keep the current one."
+    )
+    recipients = forms.CharField(label="Recipients", max_length=2000, required=False)
+    routing_key = forms.CharField(
+        label="New routing key",
+        max_length=64,
+        required=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Leave empty to keep the current one.",
+    )
+    signing_secret = forms.CharField(
+        label="New signing secret",
+        max_length=255,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Webhook: at least 16 characters; leave empty to keep the current one.",
+    )
+
+
+class SubscriptionForm(forms.Form):
+    channel = forms.ModelChoiceField(Channel.objects.order_by("name"), to_field_name="slug")
+    runbook = forms.ModelChoiceField(
+        Runbook.objects.order_by("name"), to_field_name="slug", required=False, help_text="One of runbook,"
+    )
+    binding = forms.ModelChoiceField(Binding.objects.order_by("name"), required=False, help_text="binding")
+    gate = forms.ModelChoiceField(
+        Gate.objects.order_by("name"), to_field_name="name", required=False, help_text="or gate."
+    )
+    events = forms.MultipleChoiceField(choices=EventKind.choices, widget=forms.CheckboxSelectMultiple)
+
+
+def _add_errors(form: forms.Form, errors: dict) -> None:
+    for field, problems in errors.items():
+        form.add_error(field if field in form.fields else None, problems)
+
+
+def _page(request, channel_form=None, subscription_form=None, created=None, status=200):
+    deliveries, next_cursor = pagination.page(
+        Delivery.objects.select_related("channel"), request.GET.get("after"), "created_at"
+    )
+    return render(
+        request,
+        "webui/notification_list.html",
+        {
+            "channels": Channel.objects.order_by("name"),
+            "subscriptions": Subscription.objects.select_related("channel", "runbook", "binding", "gate"),
+            "deliveries": deliveries,
+            "next_cursor": next_cursor,
+            "channel_form": channel_form or ChannelForm(),
+            "subscription_form": subscription_form or SubscriptionForm(),
+            "created": created,
+        },
+        status=status,
+    )
+
+
+@role_required("read", post="manage_notifications")
+def notification_list(request):
+    if request.method != "POST":
+        return _page(request)
+    form = ChannelForm(request.POST)
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+        if "recipients" in data:
+            data["recipients"] = [r for r in data["recipients"].replace(",", " ").split() if r]
+        serializer = ChannelSerializer(data=data)
+        if serializer.is_valid():
+            valid = serializer.validated_data
+            prepared = valid["prepared"]
+            channel = channels.create_channel(
+                valid["name"], valid["kind"], prepared, actor_of(request), user=request.user, request=request
+            )
+            # Rendered, not redirected: a generated signing secret must never
+            # sit in a URL, a cookie or a later page.
+            return _page(request, created={"channel": channel, "secret": prepared.generated_secret}, status=201)
+        _add_errors(form, serializer.errors)
+    return _page(request, channel_form=form, status=400)
+
+
+@role_required("read", post="manage_notifications")
+def channel_detail(request, slug):
+    channel = get_object_or_404(Channel, slug=slug)
+    initial = {"name": channel.name, "enabled": channel.enabled, "recipients": ", ".join(channel.recipients)}
+    form = ChannelEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+        data["enabled"] = form.cleaned_data["enabled"]
+        if "recipients" in data:
+            data["recipients"] = [r for r in data["recipients"].replace(",", " ").split() if r]
+        serializer = ChannelSerializer(channel, data=data, partial=True)
+        if serializer.is_valid():
+            valid = serializer.validated_data
+            changes = {name: valid[name] for name in ("name", "enabled") if name in valid}
+            channels.update_channel(channel, changes, valid["prepared"], actor_of(request), request=request)
+            messages.success(request, f"Channel {channel.name} saved.")
+            return redirect("notification_list")
+        _add_errors(form, serializer.errors)
+    recent = Delivery.objects.filter(channel=channel).select_related("channel")[:20]
+    return render(
+        request,
+        "webui/notification_channel.html",
+        {"channel": channel, "form": form, "deliveries": recent},
+        status=400 if form.errors else 200,
+    )
+
+
+@role_required("manage_notifications")
+@require_POST
+def channel_test(request, slug):
+    channel = get_object_or_404(Channel, slug=slug)
+    channels.send_test(channel, actor_of(request), request=request)
+    messages.success(request, f"Test message to {channel.name} queued: its delivery is at the top of the list.")
+    return redirect("notification_list")
+
+
+@role_required("manage_notifications")
+@require_POST
+def channel_delete(request, slug):
+    channel = get_object_or_404(Channel, slug=slug)
+    channels.delete_channel(channel, actor_of(request), request=request)
+    messages.success(request, f"Channel {channel.name} and its subscriptions deleted; its deliveries stay listed.")
+    return redirect("notification_list")
+
+
+@role_required("manage_notifications")
+@require_POST
+def subscription_new(request):
+    form = SubscriptionForm(request.POST)
+    if form.is_valid():
+        data = {
+            "channel": form.cleaned_data["channel"].slug,
+            "runbook": form.cleaned_data["runbook"].slug if form.cleaned_data["runbook"] else None,
+            "binding": str(form.cleaned_data["binding"].pk) if form.cleaned_data["binding"] else None,
+            "gate": form.cleaned_data["gate"].name if form.cleaned_data["gate"] else None,
+            "events": form.cleaned_data["events"],
+        }
+        serializer = SubscriptionSerializer(data=data)
+        if serializer.is_valid():
+            subscription = Subscription(created_by=request.user, **serializer.validated_data)
+            channels.save_subscription(subscription, actor_of(request), request=request)
+            messages.success(request, "Subscription saved.")
+            return redirect("notification_list")
+        _add_errors(form, serializer.errors)
+    return _page(request, subscription_form=form, status=400)
+
+
+@role_required("manage_notifications")
+@require_POST
+def subscription_delete(request, pk):
+    subscription = get_object_or_404(Subscription.objects.select_related("channel", "runbook", "gate"), pk=pk)
+    channels.delete_subscription(subscription, actor_of(request), request=request)
+    messages.success(request, "Subscription deleted.")
+    return redirect("notification_list")
