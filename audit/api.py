@@ -1,26 +1,16 @@
 """REST API for the audit trail (/api/v1/audit/): read, verify, export."""
 
-from datetime import datetime
-
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from audit import trail
+from audit.filters import AuditFilter
 from audit.models import AuditEntry
 from config.api import CursorPagination
-
-FILTERS = {
-    "action": "action",
-    "actor": "actor",
-    "actor_kind": "actor_kind",
-    "object_type": "object_type",
-    "object_id": "object_id",
-}
 
 
 class AuditSerializer(serializers.ModelSerializer):
@@ -54,29 +44,14 @@ class AuditPagination(CursorPagination):
     ordering = "-seq"
 
 
-def filtered(queryset, params):
-    """Entries matching ?action=&actor=&actor_kind=&object_type=&object_id=&since=&until= (ISO times)."""
-    for param, field in FILTERS.items():
-        if params.get(param):
-            queryset = queryset.filter(**{field: params[param]})
-    for param, lookup in (("since", "at__gte"), ("until", "at__lt")):
-        if params.get(param):
-            try:
-                moment = datetime.fromisoformat(params[param])
-            except ValueError:
-                raise ValidationError({param: ["an ISO 8601 time, e.g. 2026-11-29T03:00:00Z"]}) from None
-            queryset = queryset.filter(**{lookup: moment})
-    return queryset
-
-
 class AuditViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditSerializer
     pagination_class = AuditPagination
     lookup_field = "seq"
     lookup_value_regex = r"[0-9]+"
 
-    def get_queryset(self):
-        return filtered(AuditEntry.objects.all(), self.request.query_params)
+    queryset = AuditEntry.objects.all()
+    filterset_class = AuditFilter
 
     @extend_schema(responses=VerificationSerializer)
     @action(detail=False, methods=["get"])

@@ -39,7 +39,12 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["seq"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # The audit list's filters, newest first (audit/filters.py).
+            models.Index(fields=["actor", "-seq"]),
+            models.Index(fields=["-at"]),
+        ]
         verbose_name_plural = "audit entries"
 
     def __str__(self):

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
     "events",
     "runbooks",
     "gates",
+    "notifications",
     "webui",
 ]
 
@@ -241,6 +243,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "config.api.CursorPagination",
+    # django-filter FilterSets; also gives the cursor paginator its `?ordering=`.
+    "DEFAULT_FILTER_BACKENDS": ["config.filtering.FilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -266,6 +270,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SourceKindEnum": ["alertmanager", "generic", "grafana", "pagerduty", "sns"],
         "RunbookKindEnum": "runbooks.models.RunbookVersion.Kind",
+        "ChannelKindEnum": "notifications.models.Kind",
     },
 }
 
@@ -369,3 +374,29 @@ STEWARD_APPROVAL_TIMEOUT_SECONDS = env_int("STEWARD_APPROVAL_TIMEOUT_SECONDS", 3
 # Every API view asks accounts.roles what the user's role may do (reads need
 # the viewer role; a user with no role gets 403).
 REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = ["accounts.permissions.RolePermission"]
+
+# --- Notifications (notifications/)
+# A failed delivery is tried again after STEWARD_NOTIFY_BACKOFF_SECONDS,
+# doubling each attempt (at most STEWARD_NOTIFY_MAX_BACKOFF_SECONDS), until
+# STEWARD_NOTIFY_MAX_ATTEMPTS attempts in all.
+STEWARD_NOTIFY_MAX_ATTEMPTS = env_int("STEWARD_NOTIFY_MAX_ATTEMPTS", 5)
+STEWARD_NOTIFY_BACKOFF_SECONDS = env_int("STEWARD_NOTIFY_BACKOFF_SECONDS", 30)
+STEWARD_NOTIFY_MAX_BACKOFF_SECONDS = env_int("STEWARD_NOTIFY_MAX_BACKOFF_SECONDS", 3600)
+STEWARD_NOTIFY_TIMEOUT_SECONDS = env_int("STEWARD_NOTIFY_TIMEOUT_SECONDS", 10)
+# Networks notifications may reach although they are not public (loopback,
+# private, link-local...), as CIDRs; plain http:// is allowed only to these.
+STEWARD_NOTIFY_ALLOWED_NETWORKS = env_list("STEWARD_NOTIFY_ALLOWED_NETWORKS", "")
+# The queue of the delivery tasks: a worker of its own (-Q notifications)
+# keeps messages from waiting behind long runbooks.
+STEWARD_NOTIFY_QUEUE = env_str("STEWARD_NOTIFY_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+STEWARD_PAGERDUTY_EVENTS_URL = env_str("STEWARD_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue")
+# Email channels send through Django's email backend.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "steward@localhost")

@@ -18,6 +18,7 @@ from accounts.authentication import actor_of
 from audit import trail
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
 from events import backtest, breaker, matching, paths, rendering, schedules, services
+from events.filters import BindingFilter, EventFilter, SourceFilter
 from events.models import Binding, DedupEntry, Event, Schedule, Source
 from events.sources import ADAPTERS, generic
 from runbooks import parameters as params
@@ -126,6 +127,7 @@ class SourceViewSet(
 ):
     serializer_class = SourceSerializer
     queryset = Source.objects.all()
+    filterset_class = SourceFilter
     lookup_field = "slug"
     lookup_value_regex = SLUG_PATTERN
     role_actions = {
@@ -277,6 +279,7 @@ class BindingViewSet(
 ):
     serializer_class = BindingSerializer
     queryset = Binding.objects.select_related("source", "runbook")
+    filterset_class = BindingFilter
     lookup_value_regex = UUID_PATTERN
     # `test` and `backtest` are POSTs that change nothing: reading is enough.
     role_actions = {
@@ -289,20 +292,10 @@ class BindingViewSet(
     }
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            binding = serializer.save()
-            trail.record(
-                actor_of(self.request), trail.Change("binding.created", "binding", binding.pk, after=serializer.data)
-            )
+        services.save_binding(serializer, actor_of(self.request), request=self.request)
 
     def perform_update(self, serializer):
-        before = BindingSerializer(serializer.instance).data
-        with transaction.atomic():
-            binding = serializer.save()
-            trail.record(
-                actor_of(self.request),
-                trail.Change("binding.updated", "binding", binding.pk, before=before, after=serializer.data),
-            )
+        services.save_binding(serializer, actor_of(self.request), request=self.request)
 
     @extend_schema(request=BindingTestRequestSerializer, responses=BindingTestResultsSerializer)
     @action(detail=False, methods=["post"])
@@ -396,6 +389,7 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = EventSerializer
     lookup_value_regex = UUID_PATTERN
     pagination_class = EventPagination
+    filterset_class = EventFilter
     queryset = Event.objects.select_related("source").prefetch_related(
         Prefetch("executions", queryset=Execution.objects.only("id", "event_id"))
     )

@@ -126,6 +126,23 @@ class Event(models.Model):
         return f"{self.name} ({self.status})"
 
 
+class AlertHour(models.Model):
+    """The alerts of one name received in one hour (UTC), as counted when the
+    hour was last rolled up (runbooks/rollups.py): the dashboard's noisiest
+    alerts add these up instead of reading a week of events."""
+
+    hour = models.DateTimeField()
+    name = models.CharField(max_length=255)
+    count = models.PositiveIntegerField(default=0)
+    rolled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "name"], name="alert_hour_key")]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}:00 {self.name}: {self.count}"
+
+
 class Binding(models.Model):
     """When an event matches, run a runbook with rendered parameters."""
 

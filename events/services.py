@@ -89,6 +89,20 @@ def rotate_source_token(source: Source, actor: trail.Actor, grace_minutes: int =
     return token
 
 
+def save_binding(serializer, actor: trail.Actor, request=None):
+    """Save a validated binding serializer (the API's, which the web form
+    uses too) and audit it with its state before and after, in one transaction."""
+    created = serializer.instance is None
+    before = None if created else type(serializer)(serializer.instance).data
+    with transaction.atomic():
+        binding = serializer.save()
+        action = "binding.created" if created else "binding.updated"
+        trail.record(
+            actor, trail.Change(action, "binding", binding.pk, before=before, after=serializer.data), request=request
+        )
+    return binding
+
+
 def bindings_for(source: Source | None) -> list[Binding]:
     bindings = Binding.objects.filter(enabled=True).select_related("runbook__current_version", "source")
     if source is not None:

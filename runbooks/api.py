@@ -17,6 +17,7 @@ from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
 from events import rendering
 from runbooks import approvals, review, secret_store, services
 from runbooks import parameters as params
+from runbooks.filters import ExecutionFilter, RunbookFilter
 from runbooks.models import Execution, LogLine, Runbook, RunbookVersion, Secret
 
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -170,6 +171,7 @@ class RunbookViewSet(
     queryset = Runbook.objects.select_related("current_version", "pending_version").filter(
         current_version__isnull=False
     )
+    filterset_class = RunbookFilter
     role_actions = {
         "create": "edit_runbooks",
         "update": "edit_runbooks",
@@ -293,18 +295,9 @@ class RejectSerializer(serializers.Serializer):
 class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ExecutionSerializer
     lookup_value_regex = UUID_PATTERN
-    FILTERS = {"runbook": "runbook__slug", "status": "status", "event": "event_id", "binding": "binding_id"}
+    queryset = Execution.objects.select_related("runbook", "version", "requested_by", "decided_by")
+    filterset_class = ExecutionFilter
     role_actions = {"cancel": "cancel", "rerun": "run", "approve": "approve", "reject": "approve"}
-
-    def get_queryset(self):
-        queryset = Execution.objects.select_related("runbook", "version", "requested_by", "decided_by")
-        for param, field in self.FILTERS.items():
-            value = self.request.query_params.get(param)
-            if value:
-                if field in ("event_id", "binding_id") and not re.fullmatch(UUID_PATTERN, value):
-                    raise ValidationError({param: ["must be a UUID"]})
-                queryset = queryset.filter(**{field: value})
-        return queryset
 
     @extend_schema(responses=LogPageSerializer)
     @action(detail=True, methods=["get"])

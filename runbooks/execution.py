@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit import trail
 from events import breaker
 from events.services import event_context
+from notifications import emit as notify
 from runbooks import secret_store, services
 from runbooks.models import Execution, LogLine, Runbook
 from runbooks.runners import process, sandbox
@@ -165,6 +166,7 @@ def run(execution_id: str, worker: str = "") -> None:
                 after={"status": "running", "host": HOST, "worker": worker},
             ),
         )
+        notify.run_started(execution)
     try:
         secrets = secret_store.values_for(execution.version.secrets)
     except secret_store.SecretError as exc:
@@ -205,6 +207,7 @@ def finish(execution: Execution, outcome: process.Outcome) -> bool:
             ),
         )
         execution.status = outcome.status
+        notify.run_finished(execution)
         retry = schedule_retry(execution)
     if retry is not None:
         services.enqueue_on_commit([retry])
@@ -230,6 +233,7 @@ def schedule_retry(execution: Execution) -> Execution | None:
         version=execution.version,
         parameters=execution.parameters,
         event_id=execution.event_id,
+        source_id=execution.source_id,
         binding_id=execution.binding_id,
         requested_by_id=execution.requested_by_id,
         attempt=execution.attempt + 1,

@@ -1,6 +1,7 @@
 import hashlib
 import json
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -155,6 +156,9 @@ class Execution(models.Model):
     binding = models.ForeignKey(
         "events.Binding", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
     )
+    # The event's source, kept on the run so "runs from this source" is one
+    # indexed lookup instead of a walk through the events.
+    source = models.ForeignKey("events.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -196,7 +200,16 @@ class Execution(models.Model):
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["runbook", "-created_at"]),
             models.Index(fields=["binding", "-created_at"]),
+            models.Index(fields=["source", "-created_at"]),
             models.Index(fields=["runbook", "status", "concurrency_key"]),
+            # The sweep finds the old hours a late finish changed (runbooks/rollups.py).
+            models.Index(fields=["finished_at"]),
+            # The dashboard's recent failures, however rare among all runs.
+            models.Index(
+                fields=["-created_at"],
+                name="execution_failures",
+                condition=models.Q(status__in=["failed", "timed_out", "lost"]),
+            ),
         ]
 
     def __str__(self):
@@ -211,6 +224,52 @@ class Execution(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class RunHour(models.Model):
+    """The runs created in one hour (UTC) of one runbook with one status, as
+    counted when the hour was last rolled up (runbooks/rollups.py): the
+    dashboard's charts add these up instead of reading a week of runs."""
+
+    # Succeeded runs started by an alert, counted by how long after the alert
+    # they finished: (field, upper bound) in order; the last has none.
+    DELAYS = [
+        ("fixed_under_1m", timedelta(minutes=1)),
+        ("fixed_under_5m", timedelta(minutes=5)),
+        ("fixed_under_15m", timedelta(minutes=15)),
+        ("fixed_under_1h", timedelta(hours=1)),
+        ("fixed_under_4h", timedelta(hours=4)),
+        ("fixed_later", None),
+    ]
+
+    hour = models.DateTimeField()
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=20, choices=Execution.Status.choices)
+    runs = models.PositiveIntegerField(default=0)
+    fixed_under_1m = models.PositiveIntegerField(default=0)
+    fixed_under_5m = models.PositiveIntegerField(default=0)
+    fixed_under_15m = models.PositiveIntegerField(default=0)
+    fixed_under_1h = models.PositiveIntegerField(default=0)
+    fixed_under_4h = models.PositiveIntegerField(default=0)
+    fixed_later = models.PositiveIntegerField(default=0)
+    rolled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "runbook", "status"], name="run_hour_key")]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}:00 {self.runbook_id} {self.status}: {self.runs}"
+
+
+class RolledHour(models.Model):
+    """An hour whose RunHour and AlertHour rows hold its exact counts. Only
+    these hours are read from the rollups; any other is read from raw rows."""
+
+    hour = models.DateTimeField(unique=True)
+    rolled_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}:00 rolled up at {self.rolled_at}"
 
 
 class LogLine(models.Model):

@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from audit import trail
 from events import breaker, dedup, schedules
-from runbooks import approvals, services
+from notifications import delivery as notifications
+from notifications import emit as notify
+from runbooks import approvals, rollups, services
 from runbooks import execution as runs
 from runbooks.models import Execution, Runbook
 from runbooks.runners.process import kill_orphans
@@ -34,6 +36,8 @@ def sweep() -> dict:
         "dedup_purged": dedup.purge(timezone.now()),
         "scheduled": schedules.fire_due(),
         "approvals_expired": approvals.expire_due(),
+        "notifications_resent": notifications.requeue_stale(),
+        "hours_rolled_up": rollups.refresh(),
     }
 
 
@@ -89,6 +93,7 @@ def mark_lost(execution: Execution, why: str, now=None) -> bool:
             ),
         )
         execution.status = Status.LOST
+        notify.run_finished(execution)
         retry = runs.schedule_retry(execution)
     if retry is not None:
         services.enqueue_on_commit([retry])

@@ -11,6 +11,7 @@ from django.utils import timezone
 from audit import trail
 from config.slugs import unique_slug
 from events import rendering
+from notifications import emit as notify
 from runbooks import parameters as params
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
 
@@ -141,6 +142,8 @@ def new_execution(
     # approval makes it wait for a responder.
     if runbook.requires_approval and fields.get("status", Status.QUEUED) == Status.QUEUED:
         fields["status"] = Status.AWAITING_APPROVAL
+    if fields.get("event") is not None:
+        fields.setdefault("source_id", fields["event"].source_id)
     execution = Execution(runbook=runbook, version=version, created_at=now, **fields)
     try:
         execution.parameters = params.validate(version.parameters, raw_parameters)
@@ -201,6 +204,7 @@ def rerun(original: Execution, user, actor: trail.Actor, request=None) -> Execut
         strict=True,
         version=original.version,
         event_id=original.event_id,
+        source_id=original.source_id,
         rerun_of=original,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
     )
@@ -222,6 +226,7 @@ def restore_version(runbook: Runbook, version: RunbookVersion, actor: trail.Acto
 def enqueue_on_commit(executions: list[Execution]) -> None:
     """Ring the broker's doorbell once the rows are committed. The row is the
     work; a failed publish leaves it `queued` for the sweep to re-enqueue."""
+    notify.runs_created(executions)  # runs awaiting approval: tell who subscribed
     jobs = [(str(e.id), e.version.queue) for e in executions if e.status == Status.QUEUED]
     if jobs:
         transaction.on_commit(lambda: publish(jobs), robust=True)

@@ -196,11 +196,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def web(tmp_path):
-    """gunicorn serving the app on the test database, with the given broker."""
+    """gunicorn serving the app on the test database, with the given broker
+    (on a given port when its URL must be known first, e.g. STEWARD_BASE_URL)."""
     started = []
 
-    def start(**env):
-        port = free_port()
+    def start(port=None, **env):
+        port = port or free_port()
         log = open(tmp_path / "web.log", "a")  # noqa: SIM115
         proc = subprocess.Popen(
             [

@@ -1,17 +1,27 @@
 """Pages for sources, bindings and schedules: create a source and copy its
-configuration, test bindings against an event, reset a tripped binding."""
+configuration, create and edit bindings, test them against an event, reset
+a tripped binding."""
 
+import json
+import re
+import uuid
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import actor_of
-from events import backtest, breaker, services, snippets
+from events import backtest, breaker, paths, services, snippets
 from events.api import SourceSerializer, test_document, webhook_url
+from events.filters import BindingFilter
 from events.models import Binding, Event, Schedule, Source
 from webui.access import role_required
-from webui.forms import BindingTestForm, SourceForm
+from webui.filters import list_page
+from webui.forms import BindingForm, BindingTestForm, SourceForm
 
 
 def _source_page(request, source: Source, token: str | None, status: int = 200):
@@ -23,11 +33,31 @@ def _source_page(request, source: Source, token: str | None, status: int = 200):
             "token": token,
             "webhook_url": webhook_url(source),
             "snippet": snippets.for_source(source, webhook_url(source), token),
+            "served_from": _served_from(request),
             "default_grace_minutes": services.DEFAULT_GRACE_MINUTES,
             "max_grace_minutes": services.MAX_GRACE_MINUTES,
         },
         status=status,
     )
+
+
+def _netloc(scheme: str, netloc: str) -> str:
+    """host:port, without the scheme's default port, lower-cased."""
+    netloc = netloc.lower()
+    default = {"http": ":80", "https": ":443"}.get(scheme, "")
+    return netloc.removesuffix(default) if default else netloc
+
+
+def _served_from(request) -> dict | None:
+    """{"page", "base"} when this page's own host is not STEWARD_BASE_URL's.
+    The snippet keeps STEWARD_BASE_URL (a Host header can be spoofed); the
+    page only warns that the URL may be wrong for the tools."""
+    base = urlsplit(settings.STEWARD_BASE_URL)
+    scheme = "https" if request.is_secure() else "http"
+    page = _netloc(scheme, request.get_host())
+    if page == _netloc(base.scheme, base.netloc):
+        return None
+    return {"page": page, "base": base.netloc}
 
 
 @role_required("manage_sources")
@@ -73,7 +103,41 @@ def source_rotate(request, slug):
 @role_required("read")
 def binding_list(request):
     bindings = Binding.objects.select_related("source", "runbook")
-    return render(request, "webui/binding_list.html", {"bindings": bindings})
+    return list_page(request, "webui/binding_list.html", BindingFilter, bindings, "name", "bindings")
+
+
+@role_required("manage_bindings")
+def binding_new(request):
+    form = BindingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        binding = services.save_binding(form.serializer, actor_of(request), request=request)
+        return _after_saving(request, binding, "created")
+    return render(request, "webui/binding_form.html", {"form": form})
+
+
+@role_required("manage_bindings")
+def binding_edit(request, pk):
+    binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)
+    form = BindingForm(request.POST or None, initial=BindingForm.initial_of(binding), binding=binding)
+    if request.method == "POST" and form.is_valid():
+        binding = services.save_binding(form.serializer, actor_of(request), request=request)
+        return _after_saving(request, binding, "saved")
+    return render(request, "webui/binding_form.html", {"form": form, "binding": binding})
+
+
+def _after_saving(request, binding: Binding, done: str):
+    """An enabled binding goes to the tester, with an event it matches;
+    a disabled one back to the list."""
+    if not binding.enabled:
+        messages.success(request, f"Binding {binding.name} {done}. It is disabled: it starts nothing until enabled.")
+        return redirect("binding_list")
+    runs = "asks for approval to run" if binding.requires_approval else "runs"
+    messages.success(
+        request,
+        f"Binding {binding.name} {done}: the next matching event {runs} {binding.runbook.name}. "
+        "Test it with a sample event: edit the event below to look like a real alert, then press Test. Nothing runs.",
+    )
+    return redirect(f"{reverse('binding_test')}?binding={binding.pk}")
 
 
 @role_required("manage_bindings")
@@ -90,7 +154,12 @@ def binding_reset(request, pk):
 @role_required("read")
 def binding_test(request):
     """Paste an event or pick a stored one; see what every binding would do."""
-    form = BindingTestForm(request.POST or None, recent=Event.objects.order_by("-received_at")[:20])
+    initial = {}
+    if request.method == "GET" and request.GET.get("binding"):
+        binding = Binding.objects.filter(pk=_uuid_or_none(request.GET["binding"])).first()
+        if binding is not None:
+            initial["event"] = sample_event(binding)
+    form = BindingTestForm(request.POST or None, initial=initial, recent=Event.objects.order_by("-received_at")[:20])
     results, error = None, ""
     if request.method == "POST" and form.is_valid():
         data = (
@@ -103,6 +172,65 @@ def binding_test(request):
         except ValidationError as exc:
             error = "; ".join(f"{field}: {' '.join(map(str, problems))}" for field, problems in exc.detail.items())
     return render(request, "webui/binding_test.html", {"form": form, "results": results, "error": error})
+
+
+def _uuid_or_none(value: str):
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+# A value that makes each kind of condition hold (the others are left out).
+_SAMPLES = {
+    "eq": lambda v: v,
+    "in": lambda v: v[0] if isinstance(v, list) and v else None,
+    "contains": lambda v: v,
+    "icontains": lambda v: v,
+    "startswith": lambda v: v,
+    "endswith": lambda v: v,
+    "glob": lambda v: re.sub(r"[*?]", "x", re.sub(r"\[[^\]]*\]", "x", v)) if isinstance(v, str) else None,
+    "exists": lambda v: "example",
+    "gt": lambda v: v + 1 if isinstance(v, (int, float)) else None,
+    "gte": lambda v: v,
+    "lt": lambda v: v - 1 if isinstance(v, (int, float)) else None,
+    "lte": lambda v: v,
+}
+
+
+def sample_event(binding: Binding) -> dict:
+    """An event the binding should match, to start testing from: its
+    conditions' values (the first alternative of an any group), and a value
+    for each label its parameters and dedup key name."""
+    event = {"name": "Example", "status": "resolved" if binding.on_status == "resolved" else "firing", "labels": {}}
+    for condition in binding.match if isinstance(binding.match, list) else []:
+        if isinstance(condition, dict) and isinstance(condition.get("any"), list) and condition["any"]:
+            condition = condition["any"][0]
+        if not isinstance(condition, dict) or condition.get("op") not in _SAMPLES:
+            continue
+        value = _SAMPLES[condition["op"]](condition.get("value"))
+        if value is not None:
+            _put(event, condition.get("path", ""), value)
+    templates = json.dumps(binding.parameters) + binding.dedup_key
+    for name in re.findall(r"event\.labels\.(\w+)", templates):
+        event["labels"].setdefault(name, f"example-{name}")
+    return event
+
+
+def _put(document: dict, path: str, value) -> None:
+    """Set `path` in the document, making objects on the way; a path through
+    a list index or a non-object is left out."""
+    try:
+        parts = paths.parse(path)
+    except paths.PathError:
+        return
+    if any(isinstance(part, int) for part in parts):
+        return
+    for part in parts[:-1]:
+        document = document.setdefault(part, {})
+        if not isinstance(document, dict):
+            return
+    document.setdefault(parts[-1], value)
 
 
 @role_required("read")

@@ -9,7 +9,6 @@ runbooks.services for every change, as the API does.
 import json
 
 from django.contrib import messages
-from django.db import connection
 from django.db.models import Count, Max
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,9 +18,11 @@ from accounts import roles
 from accounts.authentication import actor_of
 from runbooks import parameters as params
 from runbooks import review, services
+from runbooks.filters import RunbookFilter
 from runbooks.models import Execution, Runbook, RunbookVersion, Secret
 from webui import diff
 from webui.access import forbidden_page, role_required
+from webui.filters import list_page
 from webui.forms import ParametersForm, RunbookForm
 
 VERSIONS_PAGE = 50
@@ -75,15 +76,7 @@ def _recent_runs(runbook: Runbook):
 @role_required("read")
 def runbook_list(request):
     runbooks = Runbook.objects.select_related("current_version").filter(current_version__isnull=False)
-    tag, team = request.GET.get("tag", ""), request.GET.get("team", "")
-    if tag:
-        if connection.features.supports_json_field_contains:  # PostgreSQL
-            runbooks = runbooks.filter(tags__contains=[tag])
-        else:  # SQLite: its JSON text holds the tag quoted, as json.dumps writes it
-            runbooks = runbooks.filter(tags__icontains=json.dumps(tag))
-    if team:
-        runbooks = runbooks.filter(team=team)
-    return render(request, "webui/runbook_list.html", {"runbooks": runbooks, "tag": tag, "team": team})
+    return list_page(request, "webui/runbook_list.html", RunbookFilter, runbooks, "name", "runbooks")
 
 
 @role_required("edit_runbooks")

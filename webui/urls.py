@@ -2,7 +2,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts.views import LoginView
-from webui import account_views, audit_views, event_views, gate_views, runbook_views, secret_views, views
+from webui import (
+    account_views,
+    audit_views,
+    event_views,
+    gate_views,
+    notification_views,
+    runbook_views,
+    secret_views,
+    views,
+)
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -11,6 +20,8 @@ urlpatterns = [
     path("executions/", views.execution_list, name="execution_list"),
     path("executions/<uuid:pk>/", views.execution_detail, name="execution_detail"),
     path("executions/<uuid:pk>/log", views.execution_log, name="execution_log"),
+    path("executions/<uuid:pk>/log/earlier", views.execution_log_earlier, name="execution_log_earlier"),
+    path("executions/<uuid:pk>/log.txt", views.execution_log_download, name="execution_log_download"),
     path("executions/<uuid:pk>/cancel", views.execution_cancel, name="execution_cancel"),
     path("executions/<uuid:pk>/rerun", runbook_views.execution_rerun, name="execution_rerun"),
     path("executions/<uuid:pk>/approve", views.execution_approve, name="execution_approve"),
@@ -43,10 +54,26 @@ urlpatterns = [
     path("sources/<slug:slug>/rotate", event_views.source_rotate, name="source_rotate"),
     path("bindings/", event_views.binding_list, name="binding_list"),
     path("bindings/test/", event_views.binding_test, name="binding_test"),
+    path("bindings/new/", event_views.binding_new, name="binding_new"),
+    path("bindings/<uuid:pk>/edit/", event_views.binding_edit, name="binding_edit"),
     path("bindings/<uuid:pk>/reset", event_views.binding_reset, name="binding_reset"),
     path("bindings/<uuid:pk>/backtest/", event_views.binding_backtest, name="binding_backtest"),
     path("schedules/", event_views.schedule_list, name="schedule_list"),
     path("gates/", gate_views.gate_list, name="gate_list"),
+    path("notifications/", notification_views.notification_list, name="notification_list"),
+    path("notifications/channels/<slug:slug>/", notification_views.channel_detail, name="notification_channel"),
+    path("notifications/channels/<slug:slug>/test", notification_views.channel_test, name="notification_channel_test"),
+    path(
+        "notifications/channels/<slug:slug>/delete",
+        notification_views.channel_delete,
+        name="notification_channel_delete",
+    ),
+    path("notifications/subscriptions/", notification_views.subscription_new, name="notification_subscription_new"),
+    path(
+        "notifications/subscriptions/<uuid:pk>/delete",
+        notification_views.subscription_delete,
+        name="notification_subscription_delete",
+    ),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/verify", audit_views.audit_verify, name="audit_verify"),
     path("tokens/", account_views.token_list, name="token_list"),

@@ -1,22 +1,22 @@
 """Pages. Each view reads what it shows in a bounded number of queries and
 calls the same services as the API for anything that changes state."""
 
-from datetime import timedelta
-
 from django.contrib import messages
-from django.db.models import Count
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
-from events.models import Event, Source
+from events.filters import EventFilter, SourceFilter
+from events.models import Binding, Event, Source
 from runbooks import approvals, services
 from runbooks.api import log_page
-from runbooks.models import Execution
-from webui import pagination
+from runbooks.filters import ExecutionFilter
+from runbooks.models import Execution, Runbook
+from webui import dashboard_charts, explain, logs, stats, timeline
 from webui.access import forbidden_page, role_required
+from webui.filters import list_page
 
 Status = Execution.Status
 
@@ -27,50 +27,56 @@ def _executions():
 
 @role_required("read")
 def dashboard(request):
-    since = timezone.now() - timedelta(hours=24)
-    counts = dict(
-        Execution.objects.filter(created_at__gte=since).values_list("status").annotate(n=Count("id")).order_by()
-    )
+    """What needs a person now (running, awaiting approval, failures, tripped
+    bindings), then four charts over fixed recent windows."""
+    now = timezone.now()
+    plan = stats.Plan.load(now)  # which hours the charts read from the hourly rollups
+    hours = stats.runs_per_hour(now, plan=plan)
+    totals = {s.value: sum(h.counts[s.value] for h in hours) for s in Status}
+    rates = stats.success_rates(now, plan=plan)
+    delays = stats.alert_to_remediation(now, plan=plan)
+    noisy = stats.noisiest_alerts(now, plan=plan)
     return render(
         request,
         "webui/dashboard.html",
         {
-            "counts": [(s.value, counts.get(s.value, 0)) for s in Status],
+            "counts": [(s.value, totals[s.value]) for s in Status],
+            "ran_today": sum(totals.values()),
             # Oldest first: the one closest to expiring leads.
             "awaiting": _executions()
             .filter(status=Status.AWAITING_APPROVAL)
             .select_related("requested_by")
             .order_by("created_at")[:20],
-            "running": _executions().filter(status=Status.RUNNING).order_by("-started_at")[:20],
+            "running": _executions()
+            .filter(status=Status.RUNNING)
+            .select_related("requested_by")
+            .order_by("-started_at")[:20],
             "failures": _executions()
             .filter(status__in=[Status.FAILED, Status.TIMED_OUT, Status.LOST])
+            .select_related("requested_by")
             .order_by("-created_at")[:10],
-            "recent": _executions().order_by("-created_at")[:15],
+            "tripped": Binding.objects.filter(tripped_at__isnull=False)
+            .select_related("runbook")
+            .order_by("-tripped_at")[:20],
+            "has_runbooks": Runbook.objects.exists(),
+            "charts": dashboard_charts.build(hours, rates, delays, noisy),
+            "groups": stats.GROUPS,
+            "hour_rows": [
+                {"label": f"{timezone.localtime(h.start):%H}:00", "values": [h.counts[s.value] for s in Status]}
+                for h in hours
+            ],
+            "time_zone": timezone.get_current_timezone_name(),
+            "rates": rates,
+            "delays": delays,
+            "median_delay": stats.median_bucket(delays),
+            "noisy": noisy,
         },
     )
 
 
 @role_required("read")
 def execution_list(request):
-    queryset = _executions()
-    status = request.GET.get("status", "")
-    runbook = request.GET.get("runbook", "")
-    if status in Status.values:
-        queryset = queryset.filter(status=status)
-    if runbook:
-        queryset = queryset.filter(runbook__slug=runbook)
-    rows, next_cursor = pagination.page(queryset, request.GET.get("after"), "created_at")
-    return render(
-        request,
-        "webui/execution_list.html",
-        {
-            "executions": rows,
-            "next_cursor": next_cursor,
-            "statuses": Status.values,
-            "status": status,
-            "runbook": runbook,
-        },
-    )
+    return list_page(request, "webui/execution_list.html", ExecutionFilter, _executions(), "-created_at", "executions")
 
 
 def _get_execution(pk):
@@ -83,30 +89,54 @@ def _get_execution(pk):
 @role_required("read")
 def execution_detail(request, pk):
     execution = _get_execution(pk)
-    log = log_page(execution, 0)
     return render(
         request,
         "webui/execution_detail.html",
         {
             "execution": execution,
+            "steps": timeline.steps(execution),
             # Four eyes: the requester sees no Approve/Reject, only Cancel.
             "may_decide": approvals.may_decide(execution, request.user),
             "approval_deadline": execution.created_at + approvals.timeout(),
-            **log,
+            **logs.tail(execution),
         },
     )
+
+
+def _line_number(request, name: str, default: int) -> int:
+    try:
+        return max(0, int(request.GET.get(name, default)))
+    except ValueError:
+        return default
 
 
 @role_required("read")
 def execution_log(request, pk):
     """The htmx poll: new lines, the status, and the next poll (none once done)."""
     execution = _get_execution(pk)
-    try:
-        after = max(0, int(request.GET.get("after", 0)))
-    except ValueError:
-        after = 0
-    log = log_page(execution, after)
-    return render(request, "webui/execution_detail.html#log-update", {"execution": execution, **log})
+    log = logs.with_html(log_page(execution, _line_number(request, "after", 0)))
+    return render(
+        request,
+        "webui/execution_detail.html#log-update",
+        {"execution": execution, "steps": timeline.steps(execution), **log},
+    )
+
+
+@role_required("read")
+def execution_log_earlier(request, pk):
+    """The "earlier lines" button: the lines before `before`, put on top of the log."""
+    execution = _get_execution(pk)
+    log = logs.before(execution, _line_number(request, "before", 0))
+    return render(request, "webui/execution_detail.html#log-earlier", {"execution": execution, **log})
+
+
+@role_required("read")
+def execution_log_download(request, pk):
+    """The whole log as a text file, streamed: a long log never sits in memory."""
+    execution = _get_execution(pk)
+    response = StreamingHttpResponse(logs.as_text(execution), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{execution.runbook.slug}-{execution.pk}.log"'
+    return response
 
 
 @role_required("cancel")
@@ -147,8 +177,8 @@ def _decide(request, pk, decide, done: str):
 
 @role_required("read")
 def event_list(request):
-    rows, next_cursor = pagination.page(Event.objects.select_related("source"), request.GET.get("after"), "received_at")
-    return render(request, "webui/event_list.html", {"events": rows, "next_cursor": next_cursor})
+    events = Event.objects.select_related("source")
+    return list_page(request, "webui/event_list.html", EventFilter, events, "-received_at", "events")
 
 
 @role_required("read")
@@ -157,19 +187,21 @@ def event_detail(request, pk):
         event = Event.objects.select_related("source").get(pk=pk)
     except (Event.DoesNotExist, ValueError):
         raise Http404("No such event.") from None
+    executions = list(_executions().select_related("binding").filter(event=event).order_by("-created_at"))
     return render(
         request,
         "webui/event_detail.html",
         {
             "event": event,
-            "executions": _executions().filter(event=event).order_by("-created_at"),
+            "executions": executions,
+            "verdicts": explain.bindings_for_event(event, executions),
         },
     )
 
 
 @role_required("read")
 def source_list(request):
-    return render(request, "webui/source_list.html", {"sources": Source.objects.all()})
+    return list_page(request, "webui/source_list.html", SourceFilter, Source.objects.all(), "name", "sources")
 
 
 # --- Error pages: JSON for the API and webhooks, HTML elsewhere ----------------

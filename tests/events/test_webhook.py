@@ -8,6 +8,7 @@ import pytest
 from audit import trail
 from audit.models import AuditEntry
 from events.models import Event
+from runbooks import services as runbook_services
 from runbooks.models import Execution
 from tests.conftest import load_fixture
 from tests.factories import HOST_SCHEMA, make_binding, make_runbook, make_source
@@ -46,6 +47,19 @@ def test_two_alerts_give_two_events_and_one_execution_each_with_the_instance(cli
     assert {x.status for x in executions} == {"queued"}
     assert all(x.binding_id == binding.pk and x.event.labels["instance"] == x.parameters["host"] for x in executions)
     assert trail.verify().ok
+
+
+def test_a_run_and_its_rerun_are_listed_under_the_alerts_source(client, setup):
+    """The executions list's ?source= finds runs of that source's alerts, reruns included."""
+    source, token, _binding = setup
+    first = post(client, "am", load_fixture("alertmanager/firing-one-alert.json"), token).json()["executions"][0]
+    execution = Execution.objects.get(pk=first)
+    assert execution.source_id == source.pk
+    rerun = runbook_services.rerun(execution, None, trail.SYSTEM)
+    assert rerun.source_id == source.pk
+    other, _ = make_source("other", "generic")
+    assert set(Execution.objects.filter(source__slug="am").values_list("pk", flat=True)) == {execution.pk, rerun.pk}
+    assert not Execution.objects.filter(source=other).exists()
 
 
 def test_trailing_slash_and_basic_auth_work(client, setup):

@@ -198,14 +198,15 @@ def test_the_execution_page_offers_approval_to_another_responder_only(client, re
     done = client.post(f"/executions/{execution_id}/approve", {"reason": "<b>ok</b>"}, follow=True)
     html = done.content.decode()
     assert "Approved: the run is queued." in html
-    assert "<dt>Approved</dt>" in html and "by dave: &lt;b&gt;ok&lt;/b&gt;" in html
+    approved = html.split("<strong>Approved</strong>")[1].split("</li>")[0]
+    assert '<div class="detail">by dave: &lt;b&gt;ok&lt;/b&gt;</div>' in approved
 
 
 def test_the_dashboard_lists_what_awaits_approval(client, requester):
     execution_id = awaiting_run(requester)
     client.force_login(make_user("viewer", username="eve"))
     html = client.get("/").content.decode()
-    section = html.split("<h2>Awaiting approval</h2>")[1].split("</section>")[0]
+    section = html.split('<h2 id="awaiting-title">Awaiting approval</h2>')[1].split("</section>")[0]
     assert f'href="/executions/{execution_id}/"' in section
     Execution.objects.filter(pk=execution_id).update(status="rejected")
     html = client.get("/").content.decode()

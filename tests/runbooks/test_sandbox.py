@@ -65,6 +65,13 @@ def test_open_files_are_limited():
     assert outcome.status == "failed" and any("Too many open files" in text for text in sink.texts("stderr"))
 
 
+def _owner(path: str) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except FileNotFoundError:  # the process ended while we counted
+        return None
+
+
 def test_processes_are_limited_for_the_runbook_user():
     if os.geteuid() != 0:
         pytest.skip("RLIMIT_NPROC is only set when a root worker switches to the runbook user")
@@ -75,7 +82,7 @@ def test_processes_are_limited_for_the_runbook_user():
         "except OSError as exc:\n    print('stopped after', n, exc.strerror)\n"
     )
     # Set well above what `nobody` already runs here, far below 1000.
-    running = sum(1 for p in os.scandir("/proc") if p.name.isdigit() and os.stat(p.path).st_uid == 65534)
+    running = sum(1 for p in os.scandir("/proc") if p.name.isdigit() and _owner(p.path) == 65534)
     outcome = run(spec(script, run_as="nobody", limits=sandbox.Limits(processes=running + 50)), sink)
     assert outcome.status == "succeeded", sink.texts()
     [line] = sink.texts("stdout")

@@ -1,0 +1,30 @@
+"""Filters of the audit trail (API and page): exact `action`, `actor`,
+`actor_kind`, `object_type`, `object_id`; a time range (`since`/`until`, or
+`created_after`/`created_before` like every list); `q` in the actor and the
+object id (trigram indexes on PostgreSQL)."""
+
+import django_filters
+
+from audit.models import AuditEntry
+from config.filtering import ListFilterSet, ordering_filter, time_filter
+
+
+class AuditFilter(ListFilterSet):
+    SEARCH_FIELDS = ("actor", "object_id")
+    SEARCH_MIN = 3  # shorter text cannot use a trigram index
+    ORDERINGS = {"-seq": "newest first", "seq": "oldest first"}
+    ordering = ordering_filter(ORDERINGS)
+
+    action = django_filters.CharFilter(label="Action", max_length=64)
+    actor = django_filters.CharFilter(label="Actor", max_length=150)
+    actor_kind = django_filters.CharFilter(label="Actor kind", max_length=16)  # user, token, source, ...
+    object_type = django_filters.CharFilter(label="Object type", max_length=32)
+    object_id = django_filters.CharFilter(label="Object id", max_length=64)
+    since = time_filter("at", "gte", "Since")
+    until = time_filter("at", "lt", "Until")
+    created_after = time_filter("at", "gte", "From")
+    created_before = time_filter("at", "lt", "Before")
+
+    class Meta:
+        model = AuditEntry
+        fields = []
