@@ -31,8 +31,11 @@ lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The production-shaped benchmark (docs/benchmarks.md); it starts and stops
+# its own PostgreSQL databases, Redis, gunicorn and workers.
+# BENCH_ARGS="--only ingest,dispatch" runs some steps.
 bench: $(VENV)/.dev-deps
-	$(PY) bench/ingest.py
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts

@@ -1,95 +1,133 @@
-"""Webhook ingest, in process: how many alerts per second Steward's own code
-(parsing, matching, rendering, one transaction with audit entries) takes,
-without the HTTP server and the network. Prints figures; not a test.
+"""Ingest: webhook requests per second and latency through gunicorn, at 1, 8
+and 32 concurrent clients (wrk, a C load generator, so the client does not
+take the cores from the server), beside two ceilings at the same
+concurrency: a bare Django view under the same gunicorn that only inserts
+the raw body in one transaction, and pgbench single-row INSERTs.
 
-    make bench                       # SQLite under a throwaway var dir
-    DATABASE_URL=postgres://... make bench
-
-The full, production-shaped benchmark (gunicorn, workers, ceilings) is
-still to come (see the performance issue).
+Distinct alerts: every request a new alert that matches the one binding
+(an event, an execution, a dedup entry and audit entries per request). The
+storm: one alert repeated; the binding's dedup window suppresses every
+repeat (an event and an audit entry per request, no execution).
 """
 
 import json
 import os
-import statistics
-import sys
-import tempfile
-import time
+import re
+import subprocess
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("STEWARD_VAR_DIR", tempfile.mkdtemp(prefix="steward-bench-"))
-os.environ.setdefault("SECRET_KEY", "bench-only")
-os.environ.setdefault("STEWARD_ENCRYPTION_KEY", "YmVuY2gtb25seS1iZW5jaC1vbmx5LWJlbmNoLW9ubHk=")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+from bench import app
+from bench.report import Figure
 
-import django
-
-django.setup()
-
-from django.core.management import call_command
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
-
-from audit import trail
-from events.models import Binding, Source
-from runbooks import services
-from runbooks.models import Runbook
-
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "500"))
+LUA = Path(__file__).resolve().parent / "wrk" / "webhook.lua"
+LEVELS = (1, 8, 32)
+TARGET_CLIENTS = 8
+TARGET_SHARE = 0.60
+TARGET_P99_MS = 50.0
+PGBENCH_BODY = (
+    '{"name":"DiskFull","severity":"critical","status":"firing","labels":{"instance":"web-01","job":"node",'
+    '"team":"storage"},"annotations":{"summary":"Disk /var on web-01 is 95% full"}}'
+)
 
 
-def setup() -> str:
-    call_command("migrate", verbosity=0)
-    runbook = Runbook.objects.filter(slug="bench").first()
-    if runbook is None:
-        runbook = Runbook(slug="bench", name="Bench")
-        services.save_runbook(runbook, {"kind": "shell", "script": "true", "parameters": {}}, trail.SYSTEM)
-    source = Source.objects.filter(slug="bench").first() or Source(slug="bench", name="Bench", kind="generic")
-    source.rate_limit_per_minute = 0  # measure the webhook, not the limiter refusing it
-    token = source.rotate_token()
-    source.save()
-    Binding.objects.get_or_create(
-        name="bench",
-        source=source,
-        runbook=runbook,
-        defaults={
-            "match": [{"path": "severity", "op": "eq", "value": "critical"}],
-            "parameters": {"host": "{{ event.labels.instance }}"},
-        },
+def wrk(url: str, clients: int, seconds: int, mode: str, token: str = "", prefix: str = "x") -> dict:
+    threads = min(clients, 2)  # the machine has two cores; wrk needs few
+    env = {**os.environ, "BENCH_MODE": mode, "BENCH_TOKEN": token, "BENCH_PREFIX": prefix}
+    done = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(LUA), url],
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    return token
+    if done.returncode:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    out = done.stdout
+    line = next((ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no figures:\n{out}")
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    errors = sum(raw[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts"))
+    return {
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "requests": raw["requests"],
+        "errors": errors,
+    }
 
 
-def main() -> None:
-    token = setup()
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
-    # Publishing to the broker is not what this measures: no worker consumes.
-    services.publish = lambda jobs: None
-    timings = []
-    started = time.perf_counter()
-    for i in range(REQUESTS):
-        body = json.dumps({"name": "DiskFull", "severity": "critical", "labels": {"instance": f"web-{i}"}})
-        t0 = time.perf_counter()
-        response = client.post("/hooks/bench", data=body, content_type="application/json")
-        timings.append(time.perf_counter() - t0)
-        assert response.status_code == 202, response.content
-    elapsed = time.perf_counter() - started
-    with CaptureQueriesContext(connection) as queries:
-        client.post(
-            "/hooks/bench",
-            data=json.dumps({"name": "X", "severity": "critical", "labels": {"instance": "q"}}),
-            content_type="application/json",
+def pgbench(database_url: str, clients: int, seconds: int, script_dir: Path) -> dict:
+    script = script_dir / "pgbench-insert.sql"
+    script.write_text(f"INSERT INTO bench_pgbench (body) VALUES ('{PGBENCH_BODY}');\n")
+    argv = ["pgbench", "-n", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-f", str(script)]
+    done = subprocess.run([*argv, database_url], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"pgbench failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    out = done.stdout
+    tps = re.search(r"tps = ([0-9.]+)", out)
+    latency = re.search(r"latency average = ([0-9.]+) ms", out)
+    if tps is None:
+        raise RuntimeError(f"pgbench printed no tps:\n{out}")
+    return {"tps": float(tps.group(1)), "latency_ms": float(latency.group(1)) if latency else None}
+
+
+def run(ctx) -> list[Figure]:
+    figures = []
+    hook = f"{ctx.web_url}/hooks/{ctx.source_slug}"
+    bare = f"{ctx.web_url}/bench/bare"
+    # Warm every gunicorn thread's connection and imports before measuring.
+    wrk(hook, 16, 2, "distinct", ctx.token, "warm")
+    wrk(bare, 16, 2, "bare")
+    for clients in LEVELS:
+        cpu = app.cpu_seconds(ctx.web)
+        ceiling = wrk(bare, clients, ctx.seconds, "bare")
+        bare_cpu_ms = (app.cpu_seconds(ctx.web) - cpu) / max(1, ceiling["requests"]) * 1000
+        pg = pgbench(ctx.live_url, clients, ctx.seconds, ctx.artifacts)
+        label = f"bare view; pgbench {pg['tps']:,.0f} tx/s"
+        ctx.log(
+            f"  {clients:>2} clients  bare view {ceiling['rps']:7.0f}/s p50 {ceiling['p50_ms']:.1f} ms "
+            f"p99 {ceiling['p99_ms']:.1f} ms  (gunicorn CPU {bare_cpu_ms:.1f} ms a request)  "
+            f"pgbench {pg['tps']:7.0f} tx/s"
         )
-    timings.sort()
-    print(f"database: {connection.vendor}; {REQUESTS} webhook requests, one alert and one matching binding each")
-    print(f"  throughput  {REQUESTS / elapsed:8.0f} requests/s (one client, in process)")
-    print(f"  latency p50 {statistics.median(timings) * 1000:8.2f} ms")
-    print(f"  latency p99 {timings[int(len(timings) * 0.99) - 1] * 1000:8.2f} ms")
-    print(f"  queries per request: {len(queries)}")
-
-
-if __name__ == "__main__":
-    main()
+        for mode in ("distinct", "storm"):
+            cpu = app.cpu_seconds(ctx.web)
+            got = wrk(hook, clients, ctx.seconds, mode, ctx.token, f"{mode}{clients}")
+            cpu_ms = (app.cpu_seconds(ctx.web) - cpu) / max(1, got["requests"]) * 1000
+            ctx.log(
+                f"  {clients:>2} clients  {mode:8} {got['rps']:7.0f}/s p50 {got['p50_ms']:.1f} ms "
+                f"p99 {got['p99_ms']:.1f} ms  ({got['requests']} requests, {got['errors']} errors, "
+                f"gunicorn CPU {cpu_ms:.1f} ms a request)"
+            )
+            if got["errors"]:
+                ctx.log(f"  !! {got['errors']} failed requests (see {ctx.artifacts}/web.log)")
+            at_target = clients == TARGET_CLIENTS
+            share_met = got["rps"] >= TARGET_SHARE * ceiling["rps"] and not got["errors"]
+            name = f"{mode} alerts, {clients} client{'s' if clients > 1 else ''}"
+            figures += [
+                Figure(
+                    "ingest",
+                    f"{name}, rate",
+                    got["rps"],
+                    "req/s",
+                    ceiling["rps"],
+                    label,
+                    ">= 60% of bare" if at_target else "",
+                    share_met if at_target else None,
+                ),
+                Figure(
+                    "ingest", f"{name}, p50", got["p50_ms"], "ms", ceiling["p50_ms"], "bare view", "", None, "times"
+                ),
+                Figure(
+                    "ingest",
+                    f"{name}, p99",
+                    got["p99_ms"],
+                    "ms",
+                    ceiling["p99_ms"],
+                    "bare view",
+                    "< 50 ms" if at_target else "",
+                    got["p99_ms"] < TARGET_P99_MS if at_target else None,
+                    "times",
+                ),
+            ]
+        ctx.sample_memory(f"ingest, {clients} clients")
+    return figures

@@ -1,0 +1,1 @@
+"""`make bench`: Steward's production-shaped benchmark (see docs/benchmarks.md)."""
