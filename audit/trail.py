@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEntry, ChainHead
+from config import batch
 
 GENESIS = "0" * 64
 
@@ -100,21 +101,23 @@ def record(actor: Actor, *changes: Change, request=None) -> None:
     record_many(actor, changes, request=request)
 
 
-def record_many(actor: Actor, changes: Iterable[Change], request=None) -> None:
+def record_many(actor: Actor, changes: Iterable[Change], request=None, rows=(), head=None) -> None:
+    """Append the changes to the chain. `rows`, (model, unsaved objects)
+    pairs, are inserted in the same round trip as the entries (the change
+    they record), so the chain's head stays locked as briefly as possible.
+    `head`: the rows of `lock_head()` when the caller already ran it in this
+    transaction (with other statements, in one round trip)."""
     changes = list(changes)
     if not changes:
+        batch.insert(rows)
         return
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must run inside the transaction that makes the change")
     info = request_info(request)
-    # The migration creates the head; get_or_create keeps a flushed test
-    # database working too.
-    head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
+    # Everything that needs no head is built before the head is locked.
     now = timezone.now()
-    entries = []
-    for change in changes:
-        entry = AuditEntry(
-            seq=head.seq + 1,
+    entries = [
+        AuditEntry(
             at=now,
             actor_kind=actor.kind,
             actor=actor.name[:150],
@@ -125,13 +128,34 @@ def record_many(actor: Actor, changes: Iterable[Change], request=None) -> None:
             after=_jsonable(change.after),
             request_id=info.request_id,
             client_ip=info.client_ip,
-            prev_hash=head.hash,
         )
-        entry.hash = entry_hash(entry)
-        head.seq, head.hash = entry.seq, entry.hash
-        entries.append(entry)
-    AuditEntry.objects.bulk_create(entries)
-    ChainHead.objects.filter(pk=1).update(seq=head.seq, hash=head.hash)
+        for change in changes
+    ]
+    seq, last_hash = _locked_head(head)
+    for entry in entries:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, last_hash
+        entry.hash = last_hash = entry_hash(entry)
+    head = (f"UPDATE {ChainHead._meta.db_table} SET seq = %s, hash = %s WHERE id = 1", [seq, last_hash])
+    batch.insert([*rows, (AuditEntry, entries)], then=head)
+
+
+def lock_head() -> tuple[str, list]:
+    """The statement that reads the head and locks it until the transaction
+    ends (SQLite has no row locks: its transactions hold the write lock from BEGIN)."""
+    lock = "" if connection.vendor == "sqlite" else " FOR UPDATE"
+    return f"SELECT seq, hash FROM {ChainHead._meta.db_table} WHERE id = 1{lock}", []
+
+
+def _locked_head(rows=None) -> tuple[int, str]:
+    """The head's (seq, hash), locked."""
+    if rows is None:
+        [rows] = batch.query([lock_head()])
+    if not rows:
+        # The migration creates the head; this keeps a flushed test database working too.
+        head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
+        return head.seq, head.hash
+    return rows[0]
 
 
 @dataclass

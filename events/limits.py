@@ -7,7 +7,8 @@ import logging
 import math
 import time
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,12 @@ def retry_after(source) -> int:
 
 
 def _count(key: str) -> int:
-    """Increment the window's counter and return it. incr first: the key
-    exists for all but the first request of a window."""
+    """Increment the window's counter and return it."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return _count_in_redis(backend, key)
     try:
-        return cache.incr(key)
+        return cache.incr(key)  # incr first: the key exists for all but the first request of a window
     except ValueError:  # the window's first request
         # The key outlives its window a little, so a late incr never resets it.
         if cache.add(key, 1, timeout=2 * WINDOW):
@@ -47,6 +50,18 @@ def _count(key: str) -> int:
         return cache.incr(key)  # another process added it meanwhile
     except ValueError:
         return 1  # the cache lost the key again: let this request through
+
+
+def _count_in_redis(backend: RedisCache, key: str) -> int:
+    """One round trip: create the counter with its expiry if it is new
+    (SET NX), then INCR it. Stored as Django's cache stores an int, so
+    cache.get() and cache.incr() read the same counter."""
+    key = backend.make_and_validate_key(key)
+    client = backend._cache.get_client(key, write=True)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(key, 0, ex=2 * WINDOW, nx=True)
+    pipe.incr(key)
+    return pipe.execute()[1]
 
 
 def claim_delivery(source, delivery_id: str) -> bool:

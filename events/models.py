@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts import tokens
 from config import crypto
+from events.hookconfig import InvalidatingQuerySet
 
 SOURCE_TOKEN_PREFIX = "sts"
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class Source(models.Model):
     # `signing_secret`.
     signing_secret_encrypted = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+
+    # Webhooks read sources from a per-process cache (events/hookconfig.py).
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -184,6 +188,9 @@ class Binding(models.Model):
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Webhooks read bindings from a per-process cache (events/hookconfig.py).
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit import trail
+from config import batch
 from config.slugs import unique_slug
-from events import dedup, matching, rendering
+from events import dedup, hookconfig, matching, rendering
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources.base import NormalizedEvent
 from runbooks import services as runbook_services
@@ -104,10 +104,9 @@ def save_binding(serializer, actor: trail.Actor, request=None):
 
 
 def bindings_for(source: Source | None) -> list[Binding]:
-    bindings = Binding.objects.filter(enabled=True).select_related("runbook__current_version", "source")
-    if source is not None:
-        bindings = bindings.filter(Q(source=source) | Q(source__isnull=True))
-    return list(bindings.order_by("name", "id"))
+    """The enabled bindings that may match events of `source`, from the
+    database (the webhook reads them from events/hookconfig.py's cache)."""
+    return hookconfig.load_bindings(source)
 
 
 def status_matches(binding: Binding, status: str) -> bool:
@@ -120,40 +119,52 @@ def match(binding: Binding, document: dict) -> tuple[bool, str]:
     return matching.evaluate(binding.match, document)
 
 
-def ingest(source: Source, alerts: list[NormalizedEvent], request=None) -> Ingested:
-    """Store the events and start what their bindings say, in one transaction."""
+def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings=None) -> Ingested:
+    """Store the events and start what their bindings say, in one transaction.
+    `bindings`: the source's enabled bindings, when the caller has them."""
     now = timezone.now()
     events = [Event(source=source, received_at=now, **vars(alert)) for alert in alerts]
-    bindings = bindings_for(source)
+    if bindings is None:
+        bindings = bindings_for(source)
     matches = []
     for event in events:
         document = event_context(event)
         for binding in bindings:
             if binding.runbook.current_version is not None and match(binding, document)[0]:
-                matches.append((event, binding, document))
+                if binding.tripped_at:
+                    matches.append((event, binding, None, _skipped_by_breaker(binding, event)))
+                else:
+                    # Built before the transaction, so the locks below are held
+                    # for round trips, not for rendering and schema checks.
+                    key = dedup.key_for(binding, document)
+                    matches.append((event, binding, key, _execution_for(binding, event, document)))
     with transaction.atomic():
-        dedup.lock(binding for _, binding, _ in matches)
         window = dedup.Window(now)
+        # One round trip: lock the deduplicating bindings, read their windows,
+        # lock the audit chain's head.
+        wanted = [(binding, key) for _, binding, key, _ in matches if key is not None]
+        *found, head = batch.query([*window.statements(wanted), trail.lock_head()])
+        window.load(found)
         executions = []
-        for event, binding, document in matches:
-            if binding.tripped_at:
-                executions.append(_skipped_by_breaker(binding, event))
-                continue
-            key = dedup.key_for(binding, document)
-            covering = window.covering(binding, key)
+        for event, binding, key, execution in matches:
+            covering = window.covering(binding, key) if key is not None else None
             if covering:
                 reason = (
                     f"binding {binding.name}: duplicate of execution {covering} within {binding.dedup_window_seconds}s"
                 )
                 event.suppressed_reason = "; ".join(filter(None, [event.suppressed_reason, reason]))
                 continue
-            execution = _execution_for(binding, event, document)
             executions.append(execution)
-            window.remember(binding, key, execution)
-        Event.objects.bulk_create(events)
-        Execution.objects.bulk_create(executions)
-        DedupEntry.objects.bulk_create(window.entries)
-        cancelled = _cancel_on_resolve(events, bindings, now)
+            if key is not None:
+                window.remember(binding, key, execution)
+        # The rows go in with their audit entries, in one round trip; unless
+        # a resolved alert may cancel runs, which must see them stored first.
+        rows = [(Event, events), (Execution, executions), (DedupEntry, window.entries)]
+        cancelled = []
+        if _may_cancel(events, bindings):
+            batch.insert(rows)
+            rows = []
+            cancelled = _cancel_on_resolve(events, bindings, now)
         changes = [
             trail.Change(
                 "event.received",
@@ -168,9 +179,13 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None) -> Inges
             trail.Change("execution.cancelled", "execution", pk, after={"reason": "the alert resolved"})
             for pk in cancelled
         ]
-        trail.record_many(trail.source_actor(source), changes, request=request)
+        trail.record_many(trail.source_actor(source), changes, request=request, rows=rows, head=head)
         runbook_services.enqueue_on_commit(executions)
     return Ingested(events, executions)
+
+
+def _may_cancel(events: list[Event], bindings: list[Binding]) -> bool:
+    return any(b.cancel_on_resolve for b in bindings) and any(e.status == Event.Status.RESOLVED for e in events)
 
 
 def _cancel_on_resolve(events: list[Event], bindings: list[Binding], now) -> list:

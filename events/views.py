@@ -15,9 +15,8 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from events import limits, services
+from events import hookconfig, limits, services
 from events.credentials import presented_token
-from events.models import Source
 from events.sources import ADAPTERS
 from events.sources.base import PayloadError, SignatureError, UpstreamError
 
@@ -70,9 +69,10 @@ def hook(request, slug):
 
 
 def _hook(request, slug):
-    source = Source.objects.filter(slug=slug).first()
-    if source is None:
+    config = hookconfig.lookup(slug)
+    if config is None:
         return _error(404, "No such source.")
+    source = config.source
     adapter = ADAPTERS.get(source.kind)
     if adapter is None:
         return _error(400, f"Sources of kind {source.kind!r} are not supported.")
@@ -103,7 +103,7 @@ def _hook(request, slug):
     except UpstreamError as exc:
         log.warning("webhook %s: %s", slug, exc)
         return _error(502, str(exc))
-    return _store(request, source, adapter, document, alerts)
+    return _store(request, config, adapter, document, alerts)
 
 
 def _decode(body: bytes):
@@ -113,14 +113,19 @@ def _decode(body: bytes):
         raise PayloadError(f"The body is not valid JSON: {exc}") from None
 
 
-def _store(request, source, adapter, document, alerts) -> JsonResponse:
+def _store(request, config, adapter, document, alerts) -> JsonResponse:
     """Ingest the events once per delivery: a retry of a delivery already
     stored answers 202 with "duplicate": true and stores nothing."""
+    source = config.source
     delivery = adapter.delivery_id(request, document) if hasattr(adapter, "delivery_id") else ""
     if delivery and not limits.claim_delivery(source, delivery):
         return JsonResponse({"accepted": 0, "duplicate": True, "events": [], "executions": []}, status=202)
     try:
-        result = services.ingest(source, alerts, request=request) if alerts else services.Ingested([], [])
+        result = (
+            services.ingest(source, alerts, request=request, bindings=config.bindings)
+            if alerts
+            else services.Ingested([], [])
+        )
     except Exception:
         if delivery:
             limits.release_delivery(source, delivery)  # not stored: let the retry in

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from events.hookconfig import InvalidatingQuerySet
+
 DEFAULT_QUEUE = "steward"
 
 
@@ -53,6 +55,9 @@ class Runbook(models.Model):
     requires_approval = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Webhooks read runbooks from a per-process cache (events/hookconfig.py).
+    objects = InvalidatingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -262,3 +262,14 @@ def pytest_sessionfinish(session, exitstatus):
     var_dir = os.environ.get("STEWARD_VAR_DIR", "")
     if os.path.basename(var_dir).startswith("steward-test-"):
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_webhook_configuration():
+    """Each process caches sources and bindings (events/hookconfig.py); a
+    rolled-back test's rows must not outlive it in this process's memory."""
+    from events import hookconfig
+
+    hookconfig.clear()
+    yield
+    hookconfig.clear()
