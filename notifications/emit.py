@@ -7,8 +7,11 @@ inside the transaction that made the change:
     notify.binding_tripped(binding)     # events/breaker.py
     notify.gate_decided(check)          # gates/services.py: fail or error
 
-One query finds the subscriptions that want the event; when there are any,
-one more reads the fresh rows, the Delivery rows are bulk-created and a task
+When this process knows that no subscription can want the event
+(`subscribed`: a per-process copy checked against a token in the shared
+cache), nothing more happens: no query, no savepoint. Otherwise one query
+finds the subscriptions that want the event; when there are any, one more
+reads the fresh rows, the Delivery rows are bulk-created and a task
 per delivery is published once the transaction commits. No network here, and
 never an exception: a fault of ours is logged and rolled back to a savepoint,
 and the run, the breaker or the gate goes on as if nobody had subscribed.
@@ -19,7 +22,7 @@ import logging
 from django.db import transaction
 from django.db.models import Q
 
-from notifications import delivery, messages
+from notifications import delivery, messages, subscribed
 from notifications.models import Delivery, EventKind, Subscription
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,7 @@ def emit(kind: str, objects: list) -> int:
     """Queue `kind` notifications about `objects` (executions, bindings or
     gate checks); the number of deliveries created."""
     objects = [o for o in objects if o is not None]
-    if not objects:
+    if not objects or not _may_want(kind, objects):
         return 0
     try:
         with transaction.atomic():  # a savepoint: a fault here undoes only this
@@ -81,6 +84,17 @@ def _subject(kind: str) -> str:
     if kind in RUN_EVENTS:
         return "execution"
     return "binding" if kind == EventKind.BINDING_TRIPPED else "check"
+
+
+def _may_want(kind: str, objects: list) -> bool:
+    subject = _subject(kind)
+    if subject == "execution":
+        subjects = [("runbook", o.runbook_id) for o in objects] + [("binding", o.binding_id) for o in objects]
+    elif subject == "binding":
+        subjects = [("binding", o.pk) for o in objects]
+    else:
+        subjects = [("gate", o.gate_id) for o in objects]
+    return subscribed.may_want(kind, subjects)
 
 
 def _wanted(kind: str, objects: list) -> list[Subscription]:

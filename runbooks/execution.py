@@ -26,14 +26,27 @@ HOST = socket.gethostname()
 
 class DatabaseSink:
     """Stores a run's output in small batches; on check-in records a
-    heartbeat when one is due and reads the stop flags."""
+    heartbeat when one is due and reads the stop flags.
+
+    The process group id rides along with the first write the run makes
+    anyway (a batch of lines or the first check-in, a quarter of a second
+    in) instead of costing a commit of its own at every start: a run too
+    short for either never needs it."""
 
     def __init__(self, execution: Execution):
         self.execution = execution
         self.last_heartbeat = time.monotonic()
+        self.pgid: int | None = None
+        self.pgid_saved = False
 
     def started(self, pid: int) -> None:
-        Execution.objects.filter(pk=self.execution.pk).update(pgid=pid)
+        self.pgid = pid
+
+    def _unsaved_pgid(self) -> dict:
+        if self.pgid is None or self.pgid_saved:
+            return {}
+        self.pgid_saved = True
+        return {"pgid": self.pgid}
 
     def lines(self, lines: list[process.Line]) -> None:
         with transaction.atomic():
@@ -41,12 +54,15 @@ class DatabaseSink:
                 LogLine(execution_id=self.execution.pk, n=line.n, t=line.t, stream=line.stream, text=line.text)
                 for line in lines
             )
-            Execution.objects.filter(pk=self.execution.pk).update(log_count=lines[-1].n, heartbeat_at=timezone.now())
+            Execution.objects.filter(pk=self.execution.pk).update(
+                log_count=lines[-1].n, heartbeat_at=timezone.now(), **self._unsaved_pgid()
+            )
         self.last_heartbeat = time.monotonic()
 
     def check_in(self) -> str | None:
-        if time.monotonic() - self.last_heartbeat >= settings.STEWARD_HEARTBEAT_SECONDS:
-            Execution.objects.filter(pk=self.execution.pk).update(heartbeat_at=timezone.now())
+        due = time.monotonic() - self.last_heartbeat >= settings.STEWARD_HEARTBEAT_SECONDS
+        if due or (self.pgid is not None and not self.pgid_saved):
+            Execution.objects.filter(pk=self.execution.pk).update(heartbeat_at=timezone.now(), **self._unsaved_pgid())
             self.last_heartbeat = time.monotonic()
         flags = (
             Execution.objects.filter(pk=self.execution.pk)
@@ -58,37 +74,67 @@ class DatabaseSink:
         return "shutdown" if flags[1] else None
 
 
-def claim(execution_id: str, worker: str) -> bool:
+def claim(execution_id: str, worker: str) -> Execution | None:
     """queued → running, once: a second delivery of the message finds nothing.
+    Returns the claimed row (runbook, version and event loaded), or None.
+
+    The `execution.started` audit entry and its notification go in the same
+    transaction as the status change, on the row already read: one commit
+    before the runbook starts.
 
     With a concurrency limit the runbook row is locked, so claims of the same
     runbook are decided one at a time, on every worker: at the limit the run
     waits for a slot (or is skipped, as the runbook says).
     """
     with transaction.atomic():
-        row = Execution.objects.select_related("runbook").filter(pk=execution_id, status=Status.QUEUED).first()
+        row = (
+            Execution.objects.select_related("runbook", "version", "event__source")
+            .filter(pk=execution_id, status=Status.QUEUED)
+            .first()
+        )
         if row is None or (row.not_before and row.not_before > timezone.now()):
-            return False
+            return None
         runbook = row.runbook
         if runbook.concurrency_limit:
-            Runbook.objects.select_for_update().filter(pk=runbook.pk).first()
+            # NO KEY: a plain FOR UPDATE also blocks the foreign-key checks of
+            # every transaction inserting a run of this runbook, which then
+            # deadlocks against this one's audit append (the chain head lock).
+            Runbook.objects.select_for_update(no_key=True).filter(pk=runbook.pk).first()
             running = Execution.objects.filter(
                 runbook=runbook, status=Status.RUNNING, concurrency_key=row.concurrency_key
             ).count()
             if running >= runbook.concurrency_limit:
                 _at_limit(row, runbook)
-                return False
+                return None
         now = timezone.now()
-        return bool(
-            Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update(
-                status=Status.RUNNING,
-                started_at=now,
-                heartbeat_at=now,
-                host=HOST,
-                worker=worker,
-                waiting_for_slot=False,
-            )
-        )
+        claimed = {
+            "status": Status.RUNNING,
+            "started_at": now,
+            "heartbeat_at": now,
+            "host": HOST,
+            "worker": worker,
+            "waiting_for_slot": False,
+        }
+        if not Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update(**claimed):
+            return None
+        for name, value in claimed.items():
+            setattr(row, name, value)
+        _record_started(row, worker)
+    return row
+
+
+def _record_started(row: Execution, worker: str) -> None:
+    trail.record(
+        trail.SYSTEM,
+        trail.Change(
+            "execution.started",
+            "execution",
+            row.pk,
+            before={"status": "queued"},
+            after={"status": "running", "host": HOST, "worker": worker},
+        ),
+    )
+    notify.run_started(row)
 
 
 def _at_limit(row: Execution, runbook: Runbook) -> None:
@@ -152,21 +198,9 @@ def event_document(event) -> dict:
 
 
 def run(execution_id: str, worker: str = "") -> None:
-    if not claim(execution_id, worker):
+    execution = claim(execution_id, worker)
+    if execution is None:
         return
-    execution = Execution.objects.select_related("runbook", "version", "event__source").get(pk=execution_id)
-    with transaction.atomic():
-        trail.record(
-            trail.SYSTEM,
-            trail.Change(
-                "execution.started",
-                "execution",
-                execution.pk,
-                before={"status": "queued"},
-                after={"status": "running", "host": HOST, "worker": worker},
-            ),
-        )
-        notify.run_started(execution)
     try:
         secrets = secret_store.values_for(execution.version.secrets)
     except secret_store.SecretError as exc:
@@ -263,7 +297,7 @@ def release_slot(runbook: Runbook, key: str) -> int:
     if not runbook.concurrency_limit:
         return 0
     with transaction.atomic():
-        Runbook.objects.select_for_update().filter(pk=runbook.pk).first()
+        Runbook.objects.select_for_update(no_key=True).filter(pk=runbook.pk).first()  # see claim()
         running = Execution.objects.filter(runbook=runbook, status=Status.RUNNING, concurrency_key=key).count()
         free = runbook.concurrency_limit - running
         if free <= 0:

@@ -77,7 +77,9 @@ def reap_lost(now=None) -> int:
 
 def mark_lost(execution: Execution, why: str, now=None) -> bool:
     now = now or timezone.now()
-    if execution.host == runs.HOST and execution.pgid:
+    if execution.host == runs.HOST and execution.started_at:
+        # Without a pgid (the run died before its first check-in saved it),
+        # by the execution id in any group.
         kill_orphans(execution.pgid, str(execution.pk))
     error = f"Lost: {why} The runbook's outcome is unknown."
     with transaction.atomic():

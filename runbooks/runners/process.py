@@ -196,12 +196,14 @@ def _run(spec: RunSpec, sink: Sink) -> Outcome:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def kill_orphans(pgid: int | None, execution_id: str) -> int:
+def kill_orphans(pgid: int | None, execution_id: str, started_since: int | None = None) -> int:
     """Kill what is left of a run whose supervisor died: the processes of its
     group whose environment names the execution (a reused pgid is not ours).
     With `pgid` None, those of any group: a runbook's child may leave its
-    group (setsid) but keeps the environment it was given. Returns how many
-    processes were found."""
+    group (setsid) but keeps the environment it was given. With
+    `started_since` (the runbook's own start, see `start_ticks`), processes
+    started before it are skipped without reading their environment: none
+    can be the run's. Returns how many processes were found."""
     marker = f"STEWARD_EXECUTION_ID={execution_id}".encode()
     found = 0
     for entry in os.scandir("/proc"):
@@ -212,6 +214,8 @@ def kill_orphans(pgid: int | None, execution_id: str) -> int:
                 fields = f.read().rsplit(b")", 1)[1].split()
             if pgid is not None and int(fields[2]) != pgid:  # field 5 of stat: the process group
                 continue
+            if started_since is not None and int(fields[19]) < started_since:  # field 22: start time
+                continue
             with open(f"/proc/{entry.name}/environ", "rb") as f:
                 if marker not in f.read().split(b"\0"):
                     continue
@@ -220,6 +224,16 @@ def kill_orphans(pgid: int | None, execution_id: str) -> int:
         except (OSError, ValueError, IndexError):
             continue
     return found
+
+
+def start_ticks(pid: int) -> int | None:
+    """When a process started, in clock ticks since boot (field 22 of its
+    stat); None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _write_json(path: str, value) -> None:
@@ -265,6 +279,8 @@ class _Supervisor:
     def __init__(self, proc: subprocess.Popen, spec: RunSpec, sink: Sink):
         self.proc, self.spec, self.sink = proc, spec, sink
         self.pgid = proc.pid
+        # Read while the runbook is our unreaped child: its pid is still its own.
+        self.started_ticks = start_ticks(proc.pid)
         self.pending: list[Line] = []
         self.buffers = {"stdout": bytearray(), "stderr": bytearray()}
         self.n = 0
@@ -286,7 +302,13 @@ class _Supervisor:
         try:
             # Until both pipes close and the runbook itself has exited.
             while selector.get_map() or self.proc.poll() is None:
-                for key, _ in selector.select(timeout=0.05):
+                if not selector.get_map():
+                    # Both pipes are closed: wait on the process itself, which
+                    # returns the moment it exits (an empty select would sleep
+                    # out its whole timeout).
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(timeout=0.05)
+                for key, _ in selector.select(timeout=0.05) if selector.get_map() else ():
                     chunk = os.read(key.fileobj.fileno(), 65536)
                     if chunk:
                         self._take(key.data, chunk)
@@ -355,7 +377,7 @@ class _Supervisor:
         they still carry the execution id in their environment."""
         execution_id = self.spec.identifiers.get("STEWARD_EXECUTION_ID")
         if execution_id:
-            kill_orphans(None, execution_id)
+            kill_orphans(None, execution_id, self.started_ticks)
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -130,3 +130,20 @@ def test_a_worker_with_default_settings_refuses_loopback_at_send_time(api, worke
     )
     assert delivery.attempts == 1 and "127.0.0.1 is a loopback address" in delivery.last_error
     assert r.connections == 0
+
+
+def test_a_subscription_made_elsewhere_counts_for_the_workers_next_run(api, worker):
+    """The worker caches that nobody listens to a runbook; a subscription
+    made in another process (here, through the API) reaches its next run."""
+    answer = post(api, "/api/v1/runbooks/", {"name": "Disk cleanup", "kind": "python", "script": FAILING})
+    assert answer.status_code == 201, answer.json()
+    quiet = run(api)
+    assert quiet.status == "failed" and not Delivery.objects.exists()
+    created = post(api, "/api/v1/channels/", {"name": "Ops", "kind": "email", "recipients": ["ops@example.com"]})
+    assert created.status_code == 201, created.json()
+    subscribed = post(
+        api, "/api/v1/subscriptions/", {"channel": "ops", "runbook": "disk-cleanup", "events": ["run_started"]}
+    )
+    assert subscribed.status_code == 201, subscribed.json()
+    heard = run(api)
+    assert list(Delivery.objects.values_list("execution_id", "event")) == [(heard.pk, "run_started")]

@@ -3,6 +3,8 @@ no other; the message carries the status, the result and a link; emitting
 never breaks the path that calls it."""
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -147,14 +149,45 @@ def test_a_passing_gate_and_disabled_subscriptions_or_channels_send_nothing():
     assert Delivery.objects.count() == 0
 
 
-def test_without_subscriptions_emitting_costs_one_query():
+def test_without_subscriptions_emitting_reads_no_subscription_and_takes_no_savepoint():
     runbook = make_runbook(slug="fix")
     execution = running(runbook)
     execution.status = "failed"
+    notify.run_finished(execution)  # this process learns that nobody listens
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        notify.run_finished(execution)
-    selects = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
-    assert len(selects) == 1, queries.captured_queries
+        assert notify.run_finished(execution) == 0
+    sql = [q["sql"] for q in queries]
+    assert not any("notifications_" in q for q in sql), sql
+    # What is left is the token in the shared cache: a query only when that cache is the database.
+    in_database = isinstance(caches["default"], DatabaseCache)
+    assert len(sql) == (3 if in_database else 0), sql  # SAVEPOINT, SELECT steward_cache, RELEASE
+
+
+def test_a_subscription_counts_from_the_next_run_on_even_after_nobody_listened():
+    runbook = make_runbook(slug="fix")
+    execution = running(runbook)
+    assert notify.run_started(execution) == 0  # cached: nobody listens
+    ops = channel("ops")
+    subscribe(ops, ["run_started"], runbook=runbook)
+    assert notify.run_started(execution) == 1
+    ops.enabled = False
+    ops.save()
+    assert notify.run_started(execution) == 0
+    ops.enabled = True
+    ops.save()
+    assert notify.run_started(execution) == 1
+    assert Delivery.objects.filter(channel=ops, event="run_started").count() == 2
+
+
+def test_an_unreadable_cache_means_asking_the_database(monkeypatch):
+    runbook = make_runbook(slug="fix")
+    subscribe(channel("ops"), ["run_started"], runbook=runbook)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(caches["default"], "get", down)
+    assert notify.run_started(running(runbook)) == 1
 
 
 def test_a_fault_while_emitting_never_breaks_the_run(monkeypatch, caplog):
