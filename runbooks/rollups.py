@@ -26,15 +26,18 @@ counts until it finishes (the chart draws all three as one group), and a
 finish shows once the next sweep has run.
 """
 
+import logging
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from events.models import AlertHour, Event
 from runbooks.models import Execution, RolledHour, RunHour
+
+log = logging.getLogger(__name__)
 
 DAYS = 7  # the longest window the dashboard reads
 CATCH_UP_HOURS = 24  # missing hours rolled up per sweep
@@ -78,15 +81,20 @@ def refresh(now: datetime | None = None) -> int:
     window = complete_hours(now)
     if not window:
         return 0
-    with transaction.atomic():
-        if not _exclusive():
-            return 0
-        _forget_late_finishes(window)
-        rolled = set(RolledHour.objects.filter(hour__gte=window[0]).values_list("hour", flat=True))
-        missing = [hour for hour in reversed(window[:-1]) if hour not in rolled]
-        hours = [window[-1], *missing[:CATCH_UP_HOURS]]
-        roll(hours)
-        _purge(window[0])
+    try:
+        with transaction.atomic():
+            if not _exclusive():
+                return 0
+            _forget_late_finishes(window)
+            rolled = set(RolledHour.objects.filter(hour__gte=window[0]).values_list("hour", flat=True))
+            missing = [hour for hour in reversed(window[:-1]) if hour not in rolled]
+            hours = [window[-1], *missing[:CATCH_UP_HOURS]]
+            roll(hours)
+            _purge(window[0])
+    except OperationalError as exc:
+        # Background work yields: the next sweep rolls these hours up.
+        log.info("rollups: skipped this sweep (%s)", exc)
+        return 0
     return len(hours)
 
 
@@ -197,5 +205,10 @@ def _exclusive() -> bool:
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
+        # It reads the runs and events, then writes the rollup tables: a
+        # transaction locking those tables in another order (a TRUNCATE, a
+        # migration) could deadlock with it. Waiting less than PostgreSQL's
+        # deadlock_timeout (1 s) for a lock makes this one give up first.
+        cursor.execute("SET LOCAL lock_timeout = '200ms'")
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [LOCK])
         return cursor.fetchone()[0]

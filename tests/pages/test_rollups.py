@@ -2,9 +2,12 @@
 them once the sweep has rolled them up, and the numbers stay exactly those
 of the raw rows, the current hour live."""
 
+import time
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from events.models import AlertHour, Event
@@ -12,6 +15,7 @@ from runbooks import reliability, rollups
 from runbooks.models import Execution, RolledHour, RunHour
 from tests.factories import make_runbook, make_source
 from tests.pages.conftest import queries, run_of
+from tests.services import require_postgresql
 from webui import stats
 
 pytestmark = pytest.mark.django_db
@@ -187,3 +191,25 @@ def test_the_number_of_queries_does_not_grow_with_the_hours_rolled_up(logged_in)
     history(now, [0, 2, 3, 4, 10, 20, 50, 100, 150, 160], per_hour=3, tag="b")
     roll_everything(now)
     assert queries(logged_in, "/") == few
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rollup_gives_way_to_a_lock_instead_of_waiting_or_deadlocking():
+    """A TRUNCATE or a migration holding a rollup table: the sweep's step skips
+    (the next sweep rolls the hours up) rather than block or deadlock it."""
+    require_postgresql()
+    history(timezone.now(), [2])
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        dbname=settings_dict["NAME"],
+    ) as other:
+        other.execute("LOCK TABLE runbooks_runhour IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        assert rollups.refresh() == 0
+        assert time.monotonic() - started < 2
+    assert rollups.refresh() > 0
+    assert RunHour.objects.exists()
