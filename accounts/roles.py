@@ -26,7 +26,7 @@ ACTIONS = {
     "approve": RESPONDER,  # approve or reject a run awaiting approval
     "edit_runbooks": AUTHOR,  # create, edit, restore versions
     "approve_versions": AUTHOR,  # take a protected runbook's pending version into use
-    "manage_bindings": AUTHOR,  # create, update, reset a tripped breaker
+    "manage_bindings": AUTHOR,  # create, update, delete, reset a tripped breaker
     "manage_sources": AUTHOR,  # create, update, rotate tokens
     "manage_secrets": AUTHOR,
     "manage_schedules": AUTHOR,

@@ -1,7 +1,7 @@
 """Filters of the audit trail (API and page): exact `action`, `actor`,
 `actor_kind`, `object_type`, `object_id`; a time range (`since`/`until`, or
 `created_after`/`created_before` like every list); `q` in the actor and the
-object id (trigram indexes on PostgreSQL)."""
+object id (trigram indexes on PostgreSQL). The page shows one pair only."""
 
 import django_filters
 
@@ -28,3 +28,22 @@ class AuditFilter(ListFilterSet):
     class Meta:
         model = AuditEntry
         fields = []
+
+
+class AuditPageFilter(AuditFilter):
+    """The page's form: one time range, `since`/`until` (the pair the README
+    gives the audit API). A link made with the other pair, which the API
+    keeps accepting, fills the same fields."""
+
+    ALIASES = {"created_after": "since", "created_before": "until"}
+    created_after = None
+    created_before = None
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and any(alias in data for alias in self.ALIASES):
+            data = data.copy()
+            for alias, name in self.ALIASES.items():
+                value = data.pop(alias, None)
+                if value and not data.get(name):
+                    data.setlist(name, value)
+        super().__init__(data, *args, **kwargs)

@@ -275,6 +275,7 @@ class BindingViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = BindingSerializer
@@ -286,6 +287,7 @@ class BindingViewSet(
         "create": "manage_bindings",
         "update": "manage_bindings",
         "partial_update": "manage_bindings",
+        "destroy": "manage_bindings",
         "reset": "manage_bindings",
         "test": "read",
         "backtest": "read",
@@ -296,6 +298,10 @@ class BindingViewSet(
 
     def perform_update(self, serializer):
         services.save_binding(serializer, actor_of(self.request), request=self.request)
+
+    def perform_destroy(self, instance):
+        """Its runs stay, with no binding; see services.delete_binding."""
+        services.delete_binding(instance, actor_of(self.request), request=self.request)
 
     @extend_schema(request=BindingTestRequestSerializer, responses=BindingTestResultsSerializer)
     @action(detail=False, methods=["post"])

@@ -103,6 +103,29 @@ def save_binding(serializer, actor: trail.Actor, request=None):
     return binding
 
 
+def delete_binding(binding: Binding, actor: trail.Actor, request=None) -> None:
+    """Delete a binding, audited with its last state as the API shows it.
+    The history stays: its runs keep their rows (their binding becomes null)
+    and its audit entries stay; its dedup windows and notification
+    subscriptions go with it. Every process's webhook cache forgets it
+    through the delete signal (events/hookconfig.py)."""
+    from events.api import BindingSerializer  # the API module imports this one
+
+    before = BindingSerializer(binding).data
+    pk = binding.pk
+    with transaction.atomic():
+        binding.delete()
+        trail.record(actor, trail.Change("binding.deleted", "binding", pk, before=before), request=request)
+
+
+def subscriptions_of(binding: Binding) -> int:
+    """How many notification subscriptions name this binding (they are
+    deleted with it: a subscription to nothing would hear nothing)."""
+    from notifications.models import Subscription
+
+    return Subscription.objects.filter(binding=binding).count()
+
+
 def bindings_for(source: Source | None) -> list[Binding]:
     """The enabled bindings that may match events of `source`, from the
     database (the webhook reads them from events/hookconfig.py's cache)."""

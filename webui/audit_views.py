@@ -4,7 +4,7 @@ on request (walking a long trail is not for every page view)."""
 from django.shortcuts import render
 
 from audit import trail
-from audit.filters import AuditFilter
+from audit.filters import AuditPageFilter
 from audit.models import AuditEntry
 from webui.access import role_required
 from webui.filters import list_page
@@ -12,7 +12,7 @@ from webui.filters import list_page
 
 @role_required("read")
 def audit_list(request):
-    return list_page(request, "webui/audit_list.html", AuditFilter, AuditEntry.objects.all(), "-seq", "entries")
+    return list_page(request, "webui/audit_list.html", AuditPageFilter, AuditEntry.objects.all(), "-seq", "entries")
 
 
 @role_required("read")

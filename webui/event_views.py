@@ -1,6 +1,6 @@
 """Pages for sources, bindings and schedules: create a source and copy its
-configuration, create and edit bindings, test them against an event, reset
-a tripped binding."""
+configuration, create, edit and delete bindings, test them against an
+event, reset a tripped binding."""
 
 import json
 import re
@@ -138,6 +138,25 @@ def _after_saving(request, binding: Binding, done: str):
         "Test it with a sample event: edit the event below to look like a real alert, then press Test. Nothing runs.",
     )
     return redirect(f"{reverse('binding_test')}?binding={binding.pk}")
+
+
+@role_required("manage_bindings")
+def binding_delete(request, pk):
+    """GET: what deleting this binding does, and a button; POST: delete it."""
+    binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)
+    if request.method == "POST":
+        services.delete_binding(binding, actor_of(request), request=request)
+        messages.success(request, f"Binding {binding.name} deleted. Its past runs stay in the history.")
+        return redirect("binding_list")
+    return render(
+        request,
+        "webui/binding_delete.html",
+        {
+            "binding": binding,
+            "runs": binding.executions.count(),
+            "subscriptions": services.subscriptions_of(binding),
+        },
+    )
 
 
 @role_required("manage_bindings")

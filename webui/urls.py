@@ -56,6 +56,7 @@ urlpatterns = [
     path("bindings/test/", event_views.binding_test, name="binding_test"),
     path("bindings/new/", event_views.binding_new, name="binding_new"),
     path("bindings/<uuid:pk>/edit/", event_views.binding_edit, name="binding_edit"),
+    path("bindings/<uuid:pk>/delete/", event_views.binding_delete, name="binding_delete"),
     path("bindings/<uuid:pk>/reset", event_views.binding_reset, name="binding_reset"),
     path("bindings/<uuid:pk>/backtest/", event_views.binding_backtest, name="binding_backtest"),
     path("schedules/", event_views.schedule_list, name="schedule_list"),

@@ -88,6 +88,7 @@ API_ACTIONS = [
         201,
     ),
     ("reset a binding", "author", "post", "/api/v1/bindings/{w.binding.pk}/reset/", None, 409),
+    ("delete a binding", "author", "delete", "/api/v1/bindings/{w.binding.pk}/", None, 204),
     (
         "create schedule",
         "author",
@@ -190,6 +191,8 @@ PAGE_ACTIONS = [
     ("open a secret", "author", "get", "/secrets/{w.secret.pk}/", None, 200),
     ("delete secret", "author", "post", "/secrets/{w.secret.pk}/delete", {}, 302),
     ("reset a binding", "author", "post", "/bindings/{w.binding.pk}/reset", {}, 302),
+    ("confirm deleting a binding", "author", "get", "/bindings/{w.binding.pk}/delete/", None, 200),
+    ("delete a binding", "author", "post", "/bindings/{w.binding.pk}/delete/", {}, 302),
     ("manage users", "admin", "get", "/users/", None, 200),
     ("give a role", "admin", "post", "/users/{w.others_token.user_id}/role", {"role": "viewer"}, 302),
     ("revoke someone else's token", "admin", "post", "/tokens/{w.others_token.pk}/revoke", {}, 302),

@@ -2,10 +2,13 @@
 exported and checked offline."""
 
 import json
+import re
+from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from audit import trail
 from tests.factories import make_runbook
@@ -79,3 +82,28 @@ def test_the_audit_page_filters_and_verifies(client, user):
     assert "chain intact: 2 entries" in client.get("/audit/verify", HTTP_HX_REQUEST="true").content.decode()
     assert "an ISO 8601 time" in client.get("/audit/?since=nope").content.decode()
     assert client.get("/audit/").status_code == 200
+
+
+def test_the_page_shows_one_time_range_and_the_api_keeps_both(api, client, user):
+    append(2, action="old.thing")
+    cut = timezone.now()
+    append(1, action="new.thing")
+    at = quote(cut.isoformat())
+
+    for since, until in (("since", "until"), ("created_after", "created_before")):
+        newer = api.get(f"/api/v1/audit/?{since}={at}").json()["results"]
+        older = api.get(f"/api/v1/audit/?{until}={at}").json()["results"]
+        assert [e["action"] for e in newer] == ["new.thing"], since
+        assert [e["action"] for e in older] == ["old.thing"] * 2, until
+
+    client.force_login(user)
+    page = client.get("/audit/").content.decode()
+    form = page[page.index('<form method="get" class="filters"') :]
+    form = form[: form.index("</form>")]
+    assert 'name="since"' in form and 'name="until"' in form
+    assert 'name="created_after"' not in form and 'name="created_before"' not in form
+    # A link made with the API's other pair still filters, and fills the fields shown.
+    linked = client.get(f"/audit/?created_after={at}").content.decode()
+    assert "<code>new.thing</code>" in linked and "<code>old.thing</code>" not in linked
+    assert re.search(r'name="since" value="[^"]+"', linked)
+    assert "an ISO 8601 time" in client.get("/audit/?created_before=nope").content.decode()

@@ -98,9 +98,8 @@ def test_binding_and_source_changes_reach_every_web_process_at_the_next_webhook(
     assert skipped.count() == every and set(skipped.values_list("status", flat=True)) == {"skipped"}
     Binding.objects.filter(name="disk").update(tripped_at=None, tripped_reason="")
 
-    # Steward offers no way to delete a binding (disable it instead), but
-    # the admin or a shell may.
-    Binding.objects.get(name="disk").delete()
+    # Deleted through the API: every process stops running it at once.
+    assert api.delete(binding_url).status_code == 204
     assert runs_started(servers, token, "deleted") == [0] * every
 
     # The source's token rotated without grace: the old one is refused everywhere.

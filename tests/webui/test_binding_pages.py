@@ -11,6 +11,8 @@ from django.test import Client
 
 from audit.models import AuditEntry
 from events.models import Binding
+from notifications.models import Channel, Subscription
+from runbooks.models import Execution
 from tests.factories import make_binding, make_runbook, make_source, make_user
 
 pytestmark = pytest.mark.django_db
@@ -291,3 +293,74 @@ def test_a_port_that_differs_from_steward_base_url_is_warned_about_too(author_cl
     assert "base-url-warning" not in author_client.get("/sources/gen/", HTTP_HOST="127.0.0.1:8000").content.decode()
     page = author_client.get("/sources/gen/", HTTP_HOST="127.0.0.1:9000").content.decode()
     assert "base-url-warning" in page and "127.0.0.1:9000" in page
+
+
+# Deleting a binding
+
+
+def test_the_edit_page_leads_to_a_confirmation_that_says_what_deleting_does(author_client, runbook, source):
+    binding = make_binding(runbook, source, name="Drain")
+    Execution.objects.create(runbook=runbook, version=runbook.current_version, status="succeeded", binding=binding)
+    channel = Channel.objects.create(slug="ops", name="Ops", kind="email", recipients=["ops@example.com"])
+    for events in (["run_failed"], ["binding_tripped"]):
+        Subscription.objects.create(channel=channel, binding=binding, events=events)
+
+    edit = author_client.get(f"/bindings/{binding.pk}/edit/").content.decode()
+    form = re.search(rf'<form method="get" action="/bindings/{binding.pk}/delete/">(.*?)</form>', edit, re.S)
+    assert form and "Delete binding" in form.group(1)
+
+    confirm = author_client.get(f"/bindings/{binding.pk}/delete/")
+    assert confirm.status_code == 200 and Binding.objects.filter(pk=binding.pk).exists()  # a GET deletes nothing
+    page = " ".join(confirm.content.decode().split())
+    assert "Delete the binding Drain?" in page
+    assert "Its 1 past run stays in the history" in page
+    assert "Its 2 notification subscriptions are removed too." in page
+    post = re.search(rf'<form method="post" action="/bindings/{binding.pk}/delete/">(.*?)</form>', page, re.S)
+    assert post and 'name="csrfmiddlewaretoken"' in post.group(1) and "Delete binding" in post.group(1)
+    assert "style=" not in page and "<script>" not in page
+
+
+def test_confirming_deletes_the_binding_and_the_list_says_so(author_client, runbook, source):
+    binding = make_binding(runbook, source, name="Drain")
+    run = Execution.objects.create(runbook=runbook, version=runbook.current_version, status="failed", binding=binding)
+
+    response = author_client.post(f"/bindings/{binding.pk}/delete/", follow=True)
+    assert response.redirect_chain == [("/bindings/", 302)]
+    page = response.content.decode()
+    assert "Binding Drain deleted. Its past runs stay in the history." in page
+    assert f"/bindings/{binding.pk}/edit/" not in page and "No bindings yet." in page
+    assert not Binding.objects.exists()
+    run.refresh_from_db()
+    assert run.binding_id is None and run.status == "failed"
+    entry = AuditEntry.objects.get(action="binding.deleted")
+    assert entry.actor == "ana" and entry.object_id == str(binding.pk)
+    assert entry.before["name"] == "Drain" and entry.before["source"] == "prom"
+    assert entry.before["runbook"] == "drain-host"
+
+
+def test_deleting_an_unknown_binding_is_a_404(author_client):
+    url = "/bindings/7f8e2c44-3a56-4a57-9d3e-1b0d1c2a3b4c/delete/"
+    assert author_client.get(url).status_code == 404
+    assert author_client.post(url).status_code == 404
+    assert not AuditEntry.objects.filter(action="binding.deleted").exists()
+
+
+@pytest.mark.parametrize("role", ["viewer", "responder"])
+def test_only_authors_may_delete_bindings(client, runbook, source, role):
+    binding = make_binding(runbook, source, name="Drain")
+    client.force_login(make_user(role))
+    assert client.get(f"/bindings/{binding.pk}/delete/").status_code == 403
+    response = client.post(f"/bindings/{binding.pk}/delete/")
+    assert response.status_code == 403 and b"that needs the author role" in response.content
+    assert Binding.objects.filter(pk=binding.pk).exists()
+
+
+def test_deleting_needs_the_csrf_token(runbook, source):
+    binding = make_binding(runbook, source, name="Drain")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("author", username="ana"))
+    assert client.post(f"/bindings/{binding.pk}/delete/").status_code == 403
+    page = client.get(f"/bindings/{binding.pk}/delete/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(f"/bindings/{binding.pk}/delete/", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert not Binding.objects.exists()
