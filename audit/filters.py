@@ -6,13 +6,13 @@ object id (trigram indexes on PostgreSQL). The page shows one pair only."""
 import django_filters
 
 from audit.models import AuditEntry
-from config.filtering import ListFilterSet, ordering_filter, time_filter
+from config.filtering import ListFilterSet, by_time, ordering_filter, time_filter
 
 
 class AuditFilter(ListFilterSet):
     SEARCH_FIELDS = ("actor", "object_id")
     SEARCH_MIN = 3  # shorter text cannot use a trigram index
-    ORDERINGS = {"-seq": "newest first", "seq": "oldest first"}
+    ORDERINGS = by_time("seq")
     ordering = ordering_filter(ORDERINGS)
 
     action = django_filters.CharFilter(label="Action", max_length=64)

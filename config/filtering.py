@@ -15,6 +15,15 @@ from django_filters.rest_framework import DjangoFilterBackend
 ISO_TIME_HELP = "an ISO 8601 time, e.g. 2026-11-29T03:00:00Z"
 
 
+def by_time(field: str) -> dict[str, str]:
+    """The two orderings every list offers: newest or oldest first."""
+    return {f"-{field}": "newest first", field: "oldest first"}
+
+
+# Named things (runbooks, sources, bindings) also sort by name.
+BY_NAME_OR_AGE = {"name": "name A-Z", "-name": "name Z-A", **by_time("created_at")}
+
+
 class CommaSeparatedCheckboxes(forms.CheckboxSelectMultiple):
     """Checkboxes on a page; in a URL `?status=failed,timed_out` and
     `?status=failed&status=timed_out` both work."""

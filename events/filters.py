@@ -8,7 +8,15 @@ summary, through trigram indexes on PostgreSQL.
 
 import django_filters
 
-from config.filtering import ChoicesFilter, ListFilterSet, ordering_filter, time_filter, yes_no_filter
+from config.filtering import (
+    BY_NAME_OR_AGE,
+    ChoicesFilter,
+    ListFilterSet,
+    by_time,
+    ordering_filter,
+    time_filter,
+    yes_no_filter,
+)
 from events.models import Binding, Event, Source
 from events.sources import ADAPTERS
 
@@ -16,7 +24,7 @@ from events.sources import ADAPTERS
 class EventFilter(ListFilterSet):
     SEARCH_FIELDS = ("name", "summary")
     SEARCH_MIN = 3  # shorter text cannot use a trigram index
-    ORDERINGS = {"-received_at": "newest first", "received_at": "oldest first"}
+    ORDERINGS = by_time("received_at")
     ordering = ordering_filter(ORDERINGS)
 
     source = django_filters.CharFilter(field_name="source__slug", label="Source (slug)", max_length=64)
@@ -33,12 +41,7 @@ class EventFilter(ListFilterSet):
 
 class BindingFilter(ListFilterSet):
     SEARCH_FIELDS = ("name",)
-    ORDERINGS = {
-        "name": "name A-Z",
-        "-name": "name Z-A",
-        "-created_at": "newest first",
-        "created_at": "oldest first",
-    }
+    ORDERINGS = BY_NAME_OR_AGE
     ordering = ordering_filter(ORDERINGS)
 
     source = django_filters.CharFilter(field_name="source__slug", label="Source (slug)", max_length=64)
@@ -55,12 +58,7 @@ class BindingFilter(ListFilterSet):
 
 class SourceFilter(ListFilterSet):
     SEARCH_FIELDS = ("name", "slug")
-    ORDERINGS = {
-        "name": "name A-Z",
-        "-name": "name Z-A",
-        "-created_at": "newest first",
-        "created_at": "oldest first",
-    }
+    ORDERINGS = BY_NAME_OR_AGE
     ordering = ordering_filter(ORDERINGS)
 
     kind = ChoicesFilter(choices=[(k, k) for k in sorted(ADAPTERS)], label="Kind")

@@ -14,13 +14,13 @@ import django_filters
 from django.db import connection
 from django.db.models import Q
 
-from config.filtering import ChoicesFilter, ListFilterSet, ordering_filter, time_filter
+from config.filtering import BY_NAME_OR_AGE, ChoicesFilter, ListFilterSet, by_time, ordering_filter, time_filter
 from runbooks.models import Execution, Runbook, RunbookVersion
 
 
 class ExecutionFilter(ListFilterSet):
     SEARCH_MIN = 3  # shorter text cannot use a trigram index
-    ORDERINGS = {"-created_at": "newest first", "created_at": "oldest first"}
+    ORDERINGS = by_time("created_at")
     ordering = ordering_filter(ORDERINGS)
 
     runbook = django_filters.CharFilter(field_name="runbook__slug", label="Runbook (slug)", max_length=64)
@@ -42,12 +42,7 @@ class ExecutionFilter(ListFilterSet):
 
 class RunbookFilter(ListFilterSet):
     SEARCH_FIELDS = ("name", "slug", "description", "team")
-    ORDERINGS = {
-        "name": "name A-Z",
-        "-name": "name Z-A",
-        "-created_at": "newest first",
-        "created_at": "oldest first",
-    }
+    ORDERINGS = BY_NAME_OR_AGE
     ordering = ordering_filter(ORDERINGS)
 
     tag = django_filters.CharFilter(method="with_tag", label="Tag", max_length=50)
