@@ -18,16 +18,16 @@ than MAX_AGE are reloaded anyway, in case a bump could not reach the cache.
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import Q
 
+from config.generations import SharedGeneration
+
 log = logging.getLogger(__name__)
 
-KEY = "steward:hookconfig:generation"
+GENERATION = SharedGeneration("steward:hookconfig:generation", "webhook configuration")
 MAX_AGE = 60.0  # seconds: a backstop, not the invalidation
 
 _local = 0  # this process's generation: bumped at once by its own changes
@@ -61,31 +61,14 @@ def _bump_local() -> None:
 
 def _bump_everywhere() -> None:
     _bump_local()
-    try:
-        cache.set(KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:  # other processes catch up within MAX_AGE
-        log.warning("webhook configuration changed, but the cache could not tell the other processes", exc_info=True)
-
-
-def _shared_generation() -> str | None:
-    """The shared generation; a fresh one when the key is gone (a new value
-    can never equal one an entry was loaded under); None when the cache is down."""
-    try:
-        generation = cache.get(KEY)
-        if generation is None:
-            cache.add(KEY, uuid.uuid4().hex, timeout=None)
-            generation = cache.get(KEY)
-        return generation
-    except Exception:
-        log.warning("webhook configuration read without the cache: cache unavailable", exc_info=True)
-        return None
+    GENERATION.renew()
 
 
 def lookup(slug: str) -> Entry | None:
     """The source of `slug` and its candidate bindings, or None when there is
     no such source (unknown slugs are not remembered: they must not fill memory)."""
     global _state
-    shared = _shared_generation()
+    shared = GENERATION.current()
     if shared is None:
         return _load(slug)
     # Read the generations before the rows: a change committed meanwhile

@@ -3,27 +3,23 @@ listens to costs no query (and no savepoint) when it starts or finishes.
 
 Each process keeps the enabled subscriptions of enabled channels as a set of
 (subject field, id, event) and a generation token read from Django's shared
-cache. Saving or deleting a subscription or a channel sets a new token, at
-once and again when the transaction commits: a reader that reloaded in
-between (seeing the new token but not yet the new row) loads again on the
-second token. Tokens are random, never counters, so a token is never seen
-twice (a rolled-back transaction or an evicted key cannot bring an old one
-back). A cache that cannot be read means "ask the database", and a copy is
+cache (config/generations.py). Saving or deleting a subscription or a
+channel makes this process reload at once and renews the token when the
+transaction commits (before that, another process could only read the old
+rows). A cache that cannot be read means "ask the database", and a copy is
 reloaded at least every MAX_AGE_SECONDS, so a missed token costs freshness
 for that long at most, never a lost notification for good.
 """
 
 import logging
 import time
-import uuid
-from contextlib import nullcontext
 
-from django.core.cache import caches
-from django.core.cache.backends.db import DatabaseCache
 from django.db import transaction
 
+from config.generations import SharedGeneration
+
 log = logging.getLogger(__name__)
-KEY = "steward:notifications:subscriptions"
+GENERATION = SharedGeneration("steward:notifications:subscriptions", "notification subscriptions")
 MAX_AGE_SECONDS = 30.0
 
 # (token, loaded at (monotonic), {(field, id, event)}) of this process.
@@ -40,14 +36,15 @@ def may_want(kind: str, subjects: list[tuple[str, object]]) -> bool:
 
 
 def changed(**kwargs) -> None:
-    """post_save / post_delete of a subscription or a channel."""
-    _new_token()
-    transaction.on_commit(_new_token)
+    """post_save / post_delete of a subscription or a channel: this process
+    reloads at once, the others once the change is committed."""
+    _forget()
+    transaction.on_commit(_renewed, robust=True)
 
 
 def _index() -> frozenset | None:
     global _known
-    token = _token()
+    token = GENERATION.current()
     if token is None:
         return None
     if _known is not None and _known[0] == token and time.monotonic() - _known[1] < MAX_AGE_SECONDS:
@@ -75,35 +72,11 @@ def _index() -> frozenset | None:
     return index
 
 
-def _cache_guard():
-    # A cache in the database reads in the caller's transaction: keep a
-    # failure there from ending it.
-    return transaction.atomic() if isinstance(caches["default"], DatabaseCache) else nullcontext()
+def _renewed() -> None:
+    _forget()
+    GENERATION.renew()
 
 
-def _token() -> str | None:
-    cache = caches["default"]
-    try:
-        with _cache_guard():
-            token = cache.get(KEY)
-            if token is None:  # first use, or evicted: a fresh token, never an old one
-                cache.add(KEY, uuid.uuid4().hex, timeout=None)
-                token = cache.get(KEY)
-        return token
-    except Exception:
-        log.warning("notifications: the shared cache is unavailable; reading subscriptions each time", exc_info=True)
-        return None
-
-
-def _new_token() -> None:
+def _forget() -> None:
     global _known
     _known = None
-    try:
-        with _cache_guard():
-            caches["default"].set(KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:
-        log.warning(
-            "notifications: could not publish a subscription change; other processes see it within %d s",
-            MAX_AGE_SECONDS,
-            exc_info=True,
-        )
