@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from audit.models import AuditEntry, ChainHead
 from config import batch
+from config.clients import client_address
 
 GENESIS = "0" * 64
 
@@ -93,7 +94,7 @@ def request_info(request) -> RequestInfo:
         return RequestInfo()
     return RequestInfo(
         request_id=request.headers.get("X-Request-Id", "")[:64],
-        client_ip=request.META.get("REMOTE_ADDR") or None,
+        client_ip=client_address(request) or None,
     )
 
 
