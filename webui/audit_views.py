@@ -11,6 +11,7 @@ from audit.filters import AuditPageFilter
 from audit.models import AuditEntry
 from webui.access import role_required
 from webui.filters import list_page
+from webui.htmx import vary_on_htmx
 
 
 @role_required("read")
@@ -35,6 +36,6 @@ def audit_verify(request):
     if request.method != "POST":
         return redirect("audit_list")
     check = checks.verify(actor_of(request))
-    if not request.htmx:
-        return redirect("audit_list")
-    return render(request, "webui/audit_list.html#chain-state", {"check": check, "may_verify": True})
+    if not request.htmx:  # the form without JavaScript: the page shows the check
+        return vary_on_htmx(redirect("audit_list"))
+    return vary_on_htmx(render(request, "webui/audit_list.html#chain-state", {"check": check, "may_verify": True}))
