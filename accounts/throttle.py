@@ -7,7 +7,8 @@ Counted in Django's cache, which every web process shares (CACHE_URL).
   case-folded name, so full-width ADMIN (U+FF21...) and "Admin" count against "admin" (the
   login form applies NFKC itself, so they are the same account).
 - The address is the client's, read through a trusted proxy's header
-  (config/clients.py), so behind a proxy one guesser does not lock out all.
+  (config/clients.py), so behind a proxy one guesser does not lock out all;
+  an IPv6 client counts per /64, the block one site usually holds.
 - An attempt takes its try before the password is checked (`attempt()`
   counts, then compares), with an increment that is atomic in every cache
   backend: twenty requests at once get the allowed number of tries, not
@@ -15,6 +16,7 @@ Counted in Django's cache, which every web process shares (CACHE_URL).
 """
 
 import hashlib
+import ipaddress
 import logging
 from datetime import UTC, datetime
 
@@ -34,7 +36,15 @@ def _user_key(username: str) -> str:
 
 
 def _address_key(address: str) -> str:
-    return f"steward:login:addr:{address}"
+    # An IPv6 client commonly holds a whole /64: counted per address, it
+    # would get a fresh count for every guess.
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"steward:login:addr:{address}"
+    if ip.version == 6:
+        return f"steward:login:addr:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"steward:login:addr:{ip}"
 
 
 def _add(key: str, delta: int) -> int | None:

@@ -168,3 +168,10 @@ def test_behind_a_local_proxy_metrics_and_the_audit_trail_see_the_real_client(cl
         ).client_ip
         == "203.0.113.7"
     )
+
+
+def test_an_ipv6_guesser_cannot_take_a_fresh_address_of_its_64_for_each_try(user, fresh_cache):
+    for i in range(settings.STEWARD_LOGIN_FAILURES):
+        assert login(Client(), f"user-{i}", REMOTE_ADDR=f"2001:db8:1:2::{i + 1:x}").status_code == 200
+    assert login(Client(), "other", REMOTE_ADDR="2001:db8:1:2:ffff::1").status_code == 429
+    assert login(Client(), "other", REMOTE_ADDR="2001:db8:1:3::1").status_code == 200
