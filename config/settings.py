@@ -220,7 +220,7 @@ CONTENT_SECURITY_POLICY = {
 STEWARD_LOGIN_FAILURES = env_int("STEWARD_LOGIN_FAILURES", 5)
 STEWARD_LOGIN_WINDOW_SECONDS = env_int("STEWARD_LOGIN_WINDOW_SECONDS", 15 * 60)
 # The client's address behind a reverse proxy, whose own address is
-# REMOTE_ADDR (login throttling, the audit trail; config/clients.py): only
+# REMOTE_ADDR (login throttling, the audit trail, /metrics; config/clients.py): only
 # when the direct peer is in STEWARD_TRUSTED_PROXIES is this header read, and
 # then its right-most address that is not a trusted proxy is the client's. A
 # header sent by anyone else is ignored, so it cannot be spoofed.
