@@ -1,4 +1,4 @@
-# Steward: one image for web (gunicorn), worker and beat (celery).
+# Steward: one image for web (gunicorn) and worker (celery).
 # The default user is the non-root `steward`; only the worker service in
 # docker-compose.yml runs as root, so it can drop to STEWARD_RUNBOOK_USER
 # (default nobody) for each runbook run.

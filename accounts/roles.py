@@ -36,6 +36,7 @@ ACTIONS = {
     "manage_tokens": ADMIN,  # everyone's API tokens (each user manages their own)
     "manage_users": ADMIN,
     "manage_notifications": ADMIN,  # channels and subscriptions: where messages about runs go
+    "verify_audit": ADMIN,  # walking the whole chain costs the database; a viewer reads it
 }
 
 # How a refusal names the action: "Your role (viewer) may not run runbooks."
@@ -56,6 +57,7 @@ DESCRIPTIONS = {
     "manage_tokens": "manage other users' API tokens",
     "manage_users": "manage users",
     "manage_notifications": "change notification channels or subscriptions",
+    "verify_audit": "verify the audit chain",
 }
 
 NO_ROLE = "You have no role yet: ask an admin to make you a viewer, responder, author or admin."

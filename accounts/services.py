@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import roles
+from accounts import roles, validation
 from accounts.models import API_TOKEN_PREFIX, ApiToken
 from audit import trail
 
@@ -52,7 +52,10 @@ def revoke_token(token: ApiToken, actor: trail.Actor, request=None) -> bool:
 
 
 def create_user(username: str, password: str, role: str | None, actor: trail.Actor, request=None):
+    """A new user. AccountRefused when the name is another user's spelt
+    another way (accounts.validation.new_username)."""
     with transaction.atomic():
+        username = validation.new_username(username)
         user = get_user_model().objects.create_user(username, password=password)
         roles.set_role(user, role)
         trail.record(actor, trail.Change("user.created", "user", username, after={"role": role}), request=request)

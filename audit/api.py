@@ -7,9 +7,9 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from audit import trail
+from audit import checks, trail
 from audit.filters import AuditFilter
-from audit.models import AuditEntry
+from audit.models import AuditEntry, ChainCheck
 from config.api import CursorPagination
 
 
@@ -33,11 +33,28 @@ class AuditSerializer(serializers.ModelSerializer):
         ]
 
 
-class VerificationSerializer(serializers.Serializer):
-    ok = serializers.BooleanField()
-    count = serializers.IntegerField()
-    broken_seq = serializers.IntegerField(allow_null=True)
-    problem = serializers.CharField()
+class ChainCheckSerializer(serializers.ModelSerializer):
+    ok = serializers.SerializerMethodField()
+    count = serializers.IntegerField(source="checked", help_text="entries checked so far")
+    total = serializers.IntegerField(source="head_seq", help_text="entries this check covers")
+
+    class Meta:
+        model = ChainCheck
+        fields = [
+            "id",
+            "status",
+            "ok",
+            "count",
+            "total",
+            "broken_seq",
+            "problem",
+            "requested_by",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_ok(self, check) -> bool | None:
+        return None if check.status == ChainCheck.Status.RUNNING else check.status == ChainCheck.Status.OK
 
 
 class AuditPagination(CursorPagination):
@@ -53,13 +70,17 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = AuditEntry.objects.all()
     filterset_class = AuditFilter
 
-    @extend_schema(responses=VerificationSerializer)
-    @action(detail=False, methods=["get"])
+    role_actions = {"verify": "verify_audit"}
+
+    @extend_schema(request=None, responses={200: ChainCheckSerializer, 202: ChainCheckSerializer})
+    @action(detail=False, methods=["post"])
     def verify(self, request):
-        result = trail.verify()
-        return Response(
-            {"ok": result.ok, "count": result.count, "broken_seq": result.broken_seq, "problem": result.problem}
-        )
+        """Walk the chain for up to a few seconds (admins only). 200 with
+        status ok or broken once the check is done; 202 with status running
+        and how far it got: POST again to go on from there."""
+        check = checks.verify(trail.user_actor(request.user))
+        status = 202 if check.status == ChainCheck.Status.RUNNING else 200
+        return Response(ChainCheckSerializer(check).data, status=status)
 
     @extend_schema(responses={(200, "application/x-ndjson"): OpenApiTypes.STR})
     @action(detail=False, methods=["get"])

@@ -70,3 +70,32 @@ class ChainHead(models.Model):
 
     def __str__(self):
         return f"head #{self.seq}"
+
+
+class ChainCheck(models.Model):
+    """One verification of the chain, walked in chunks by the requests that
+    go on with it (audit/checks.py), never in one long transaction. It
+    covers the entries up to the head as it was when the check began."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        OK = "ok"
+        BROKEN = "broken"
+
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.CharField(max_length=150)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    head_seq = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    checked = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    broken_seq = models.BigIntegerField(null=True, blank=True)
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-started_at"])]
+
+    def __str__(self):
+        return f"chain check {self.pk}: {self.status} {self.checked}/{self.head_seq}"

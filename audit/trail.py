@@ -12,11 +12,12 @@ from datetime import UTC
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEntry, ChainHead
 from config import batch
+from config.clients import client_address
 
 GENESIS = "0" * 64
 
@@ -93,7 +94,7 @@ def request_info(request) -> RequestInfo:
         return RequestInfo()
     return RequestInfo(
         request_id=request.headers.get("X-Request-Id", "")[:64],
-        client_ip=request.META.get("REMOTE_ADDR") or None,
+        client_ip=client_address(request) or None,
     )
 
 
@@ -166,21 +167,81 @@ class Verification:
     problem: str = ""
 
 
+@dataclass
+class Progress:
+    """Where a walk of the chain in the database stands. It covers the
+    entries up to the head as it was when the walk began (`head_seq`,
+    `head_hash`); entries appended meanwhile wait for the next walk."""
+
+    head_seq: int
+    head_hash: str
+    checked: int = 0  # entries 1..checked link and match their hashes
+    last_hash: str = GENESIS  # the hash of entry #checked
+    broken_seq: int | None = None
+    problem: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.broken_seq is not None or self.checked >= self.head_seq
+
+    def verification(self) -> Verification:
+        return Verification(self.broken_seq is None, self.checked, self.broken_seq, self.problem)
+
+
+def begin() -> Progress:
+    """A walk of the chain up to its head now."""
+    # The last entry before the head: entries past the head mean the head
+    # was moved back (read first, so a concurrent append, which moves both
+    # in one transaction, can only make the head look further ahead).
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    head = ChainHead.objects.filter(pk=1).first() or ChainHead(pk=1)
+    progress = Progress(head.seq, head.hash)
+    if last > head.seq:
+        progress.broken_seq, progress.problem = head.seq + 1, "entries after the head of the chain"
+    return progress
+
+
+def step(progress: Progress, chunk_size: int = 2000) -> Progress:
+    """Check the next `chunk_size` entries (one short query, no transaction
+    held open between chunks) and return where the walk stands."""
+    if progress.done:
+        return progress
+    end = min(progress.head_seq, progress.checked + chunk_size)
+    entries = AuditEntry.objects.filter(seq__gt=progress.checked, seq__lte=end).order_by("seq")
+    records = [{**hashed_fields(e), "hash": e.hash} for e in entries]
+    result = walk(records, expected_seq=progress.checked + 1, expected_prev=progress.last_hash)
+    checked = progress.checked + result.count
+    last_hash = records[result.count - 1]["hash"] if result.count else progress.last_hash
+    new = Progress(progress.head_seq, progress.head_hash, checked, last_hash)
+    if not result.ok:
+        new.broken_seq, new.problem = result.broken_seq, result.problem
+    elif checked < end:  # the entries ran out before the head's
+        later = AuditEntry.objects.filter(seq__gt=end, seq__lte=progress.head_seq).exists()
+        new.broken_seq = checked + 1
+        new.problem = f"entry #{checked + 1} is missing" if later else "entries after the last one are missing"
+    elif checked == progress.head_seq and last_hash != progress.head_hash:
+        new.broken_seq, new.problem = checked + 1, "entries after the last one are missing"
+    return new
+
+
 def verify(chunk_size: int = 2000) -> Verification:
-    """Walk the whole chain in the database; report the first broken entry."""
-    with transaction.atomic():
-        head = ChainHead.objects.filter(pk=1).first() or ChainHead(pk=1)
-        entries = AuditEntry.objects.order_by("seq").iterator(chunk_size=chunk_size)
-        records = ({**hashed_fields(e), "hash": e.hash} for e in entries)
-        return walk(records, head=(head.seq, head.hash))
+    """Walk the whole chain in the database, chunk by chunk; report the
+    first broken entry."""
+    progress = begin()
+    while not progress.done:
+        progress = step(progress, chunk_size)
+    return progress.verification()
 
 
-def walk(records, head: tuple[int, str] | None = None) -> Verification:
+def walk(
+    records, head: tuple[int, str] | None = None, expected_seq: int = 1, expected_prev: str = GENESIS
+) -> Verification:
     """Check a sequence of exported entries (dicts with the hashed fields and
-    "hash"): numbered from 1 without a gap, each linking to the one before,
-    each hash matching its content. `head`, when known, is the last entry's
-    (seq, hash) as the database records it, which catches removed last entries."""
-    expected_prev, expected_seq, count = GENESIS, 1, 0
+    "hash"): numbered from `expected_seq` (1) without a gap, each linking to
+    the one before, each hash matching its content. `head`, when known, is
+    the last entry's (seq, hash) as the database records it, which catches
+    removed last entries. `count` is how many records passed."""
+    count = 0
     for record in records:
         if not isinstance(record, dict):
             return Verification(False, count, expected_seq, "not an audit entry")
@@ -193,8 +254,8 @@ def walk(records, head: tuple[int, str] | None = None) -> Verification:
         if hash_of(fields) != record.get("hash"):
             return Verification(False, count, seq, "content does not match its hash")
         expected_prev, expected_seq, count = record["hash"], expected_seq + 1, count + 1
-    if head is not None and (head[0] != count or head[1] != expected_prev):
-        return Verification(False, count, count + 1, "entries after the last one are missing")
+    if head is not None and (head[0] != expected_seq - 1 or head[1] != expected_prev):
+        return Verification(False, count, expected_seq, "entries after the last one are missing")
     return Verification(True, count)
 
 

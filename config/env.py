@@ -4,7 +4,9 @@ They refuse values they do not understand instead of guessing, so a typo in a
 deployment fails at start rather than silently running with a default.
 """
 
+import ipaddress
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -40,3 +42,25 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_networks(name: str, default: str = "") -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated CIDRs (a bare address is a /32 or /128)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be comma-separated CIDRs (10.0.0.0/8,::1), not {item!r}") from None
+    return networks
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def env_header(name: str) -> str:
+    """An HTTP header name (X-Forwarded-For), or "" when unset."""
+    raw = os.environ.get(name, "").strip()
+    if raw and not _HEADER_NAME.fullmatch(raw):
+        raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-For, not {raw!r}")
+    return raw

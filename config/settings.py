@@ -16,7 +16,7 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_header, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -219,6 +219,18 @@ CONTENT_SECURITY_POLICY = {
 # until the window has passed. Counted in the shared cache.
 STEWARD_LOGIN_FAILURES = env_int("STEWARD_LOGIN_FAILURES", 5)
 STEWARD_LOGIN_WINDOW_SECONDS = env_int("STEWARD_LOGIN_WINDOW_SECONDS", 15 * 60)
+# The client's address behind a reverse proxy, whose own address is
+# REMOTE_ADDR (login throttling, the audit trail, /metrics; config/clients.py): only
+# when the direct peer is in STEWARD_TRUSTED_PROXIES is this header read, and
+# then its right-most address that is not a trusted proxy is the client's. A
+# header sent by anyone else is ignored, so it cannot be spoofed.
+STEWARD_TRUSTED_PROXY_HEADER = env_header("STEWARD_TRUSTED_PROXY_HEADER")
+STEWARD_TRUSTED_PROXIES = env_networks("STEWARD_TRUSTED_PROXIES")
+if bool(STEWARD_TRUSTED_PROXY_HEADER) != bool(STEWARD_TRUSTED_PROXIES):
+    raise ImproperlyConfigured(
+        "STEWARD_TRUSTED_PROXY_HEADER and STEWARD_TRUSTED_PROXIES go together: "
+        "the header names the client only when a trusted proxy sent it."
+    )
 
 # --- Internationalization -----------------------------------------------------
 
@@ -241,7 +253,9 @@ REST_FRAMEWORK = {
         "accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every API view asks accounts.roles what the user's role may do (reads
+    # need the viewer role; a user with no role gets 403).
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
     "DEFAULT_PAGINATION_CLASS": "config.api.CursorPagination",
     # django-filter FilterSets; also gives the cursor paginator its `?ordering=`.
     "DEFAULT_FILTER_BACKENDS": ["config.filtering.FilterBackend"],
@@ -371,9 +385,6 @@ STEWARD_RUNBOOK_UPLOAD_MAX_BYTES = env_int("STEWARD_RUNBOOK_UPLOAD_MAX_BYTES", 2
 # An execution awaiting approval that nobody approves or rejects within this
 # many seconds is rejected ("approval expired") by the workers' sweep.
 STEWARD_APPROVAL_TIMEOUT_SECONDS = env_int("STEWARD_APPROVAL_TIMEOUT_SECONDS", 3600)
-# Every API view asks accounts.roles what the user's role may do (reads need
-# the viewer role; a user with no role gets 403).
-REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = ["accounts.permissions.RolePermission"]
 
 # --- Notifications (notifications/)
 # A failed delivery is tried again after STEWARD_NOTIFY_BACKOFF_SECONDS,

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts import tokens
 from config import crypto
+from config.jsonfield import TolerantJSONField
 from events.hookconfig import InvalidatingQuerySet
 
 SOURCE_TOKEN_PREFIX = "sts"
@@ -113,9 +114,11 @@ class Event(models.Model):
     severity = models.CharField(max_length=32, blank=True)
     fingerprint = models.CharField(max_length=128)
     summary = models.TextField(blank=True)
-    labels = models.JSONField(default=dict)
-    annotations = models.JSONField(default=dict)
-    payload = models.JSONField(default=dict)
+    # What a monitoring tool sent: TolerantJSONField, so one absurdly nested
+    # document cannot make every page that lists it a 500.
+    labels = TolerantJSONField(default=dict)
+    annotations = TolerantJSONField(default=dict)
+    payload = TolerantJSONField(default=dict)
     suppressed_reason = models.TextField(blank=True)
 
     class Meta:

@@ -25,6 +25,7 @@ from prometheus_client.utils import floatToGoString
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import BearerTokenAuthentication
+from config.clients import client_address
 from events.models import Event
 from runbooks.models import Execution, Worker
 
@@ -152,7 +153,9 @@ def _allowed(request) -> bool:
             return True
     except AuthenticationFailed:
         return False
-    address = request.META.get("REMOTE_ADDR", "")
+    # The client's address, not a local reverse proxy's: behind a proxy on
+    # 127.0.0.1 every scraper would otherwise come from an allowed network.
+    address = client_address(request)
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

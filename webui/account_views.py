@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts import roles, services
 from accounts.authentication import actor_of
 from accounts.models import ApiToken
+from accounts.validation import AccountRefused
 from webui import pagination
 from webui.access import refuse, role_required
 from webui.forms import RoleForm, TokenForm, UserForm
@@ -75,11 +76,18 @@ def token_revoke(request, pk):
 @role_required("manage_users")
 def user_list(request):
     form = UserForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        services.create_user(data["username"], data["password"], data["role"] or None, actor_of(request), request)
-        messages.success(request, f"User {data['username']} created.")
-        return redirect("user_list")
+        try:
+            services.create_user(data["username"], data["password"], data["role"] or None, actor_of(request), request)
+        except AccountRefused as exc:  # created by someone else since the form was checked
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, f"User {data['username']} created.")
+            return redirect("user_list")
+    if form.errors:
+        status = 400
     users = list(
         get_user_model()
         .objects.prefetch_related(Prefetch("groups", queryset=Group.objects.filter(name__in=roles.ROLES)))
@@ -91,6 +99,7 @@ def user_list(request):
         request,
         "webui/user_list.html",
         {"users": users, "form": form, "roles": roles.ROLES, "truncated": len(users) == USERS_PAGE},
+        status=status,
     )
 
 

@@ -31,6 +31,16 @@ _ATTRIBUTE_OFF = {
 }
 
 
+def _code(param: str) -> int:
+    if not param:
+        return 0
+    return int(param) if len(param) <= _MAX_PARAM_DIGITS and param.isdigit() else -1
+
+
+# No SGR code or argument (a 24-bit colour component included) has more digits.
+_MAX_PARAM_DIGITS = 3
+
+
 class _State:
     def __init__(self):
         self.reset()
@@ -49,7 +59,10 @@ class _State:
         return " ".join(names)
 
     def apply(self, params: str) -> None:
-        codes = [int(p) if p.isdigit() else 0 for p in re.split("[;:]", params)] if params else [0]
+        # A parameter longer than any real code means nothing (-1): int() of
+        # thousands of digits is refused (ValueError) or costly, and the run
+        # page must render whatever a runbook printed.
+        codes = [_code(p) for p in re.split("[;:]", params)] if params else [0]
         i = 0
         while i < len(codes):
             code = codes[i]
@@ -78,7 +91,7 @@ class _State:
                 mode = codes[i] if i < len(codes) else None
                 if mode == 5 and i + 1 < len(codes):
                     n = codes[i + 1]
-                    colour = n if n < 16 else None
+                    colour = n if 0 <= n < 16 else None
                     if code == 38:
                         self.fg = colour
                     else:

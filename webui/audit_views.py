@@ -1,20 +1,41 @@
-"""The audit page: every change, filtered, newest first; the chain checked
-on request (walking a long trail is not for every page view)."""
+"""The audit page: every change, filtered, newest first; the latest check of
+the chain, and for admins a button that verifies it (in bounded steps:
+audit/checks.py)."""
 
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
-from audit import trail
+from accounts import roles
+from accounts.authentication import actor_of
+from audit import checks
 from audit.filters import AuditPageFilter
 from audit.models import AuditEntry
 from webui.access import role_required
 from webui.filters import list_page
+from webui.htmx import vary_on_htmx
 
 
 @role_required("read")
 def audit_list(request):
-    return list_page(request, "webui/audit_list.html", AuditPageFilter, AuditEntry.objects.all(), "-seq", "entries")
+    return list_page(
+        request,
+        "webui/audit_list.html",
+        AuditPageFilter,
+        AuditEntry.objects.all(),
+        "-seq",
+        "entries",
+        check=checks.latest(),
+        may_verify=roles.may(request.user, "verify_audit"),
+    )
 
 
-@role_required("read")
+@role_required("read", post="verify_audit")
 def audit_verify(request):
-    return render(request, "webui/audit_list.html#chain-state", {"result": trail.verify()})
+    """POST: go on with the check (or start one) for a few seconds. htmx gets
+    the chain-state fragment, which posts again while the check runs; a plain
+    POST or GET gets the full audit page."""
+    if request.method != "POST":
+        return redirect("audit_list")
+    check = checks.verify(actor_of(request))
+    if not request.htmx:  # the form without JavaScript: the page shows the check
+        return vary_on_htmx(redirect("audit_list"))
+    return vary_on_htmx(render(request, "webui/audit_list.html#chain-state", {"check": check, "may_verify": True}))

@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 
+from accounts import validation as account_validation
 from accounts.roles import ROLES
 from events import matching
 from events.api import BindingSerializer
@@ -378,10 +379,10 @@ class UserForm(forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES, required=False, initial="viewer")
 
     def clean_username(self):
-        username = self.cleaned_data["username"]
-        if get_user_model().objects.filter(username=username).exists():
-            raise forms.ValidationError("A user with this name exists.")
-        return username
+        try:
+            return account_validation.new_username(self.cleaned_data["username"])
+        except account_validation.AccountRefused as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def clean(self):
         cleaned = super().clean()

@@ -17,6 +17,7 @@ from runbooks.models import Execution, Runbook
 from webui import dashboard_charts, explain, logs, stats, timeline
 from webui.access import forbidden_page, role_required
 from webui.filters import list_page
+from webui.htmx import fragment
 
 Status = Execution.Status
 
@@ -111,6 +112,7 @@ def _line_number(request, name: str, default: int) -> int:
 
 
 @role_required("read")
+@fragment("execution_detail")
 def execution_log(request, pk):
     """The htmx poll: new lines, the status, and the next poll (none once done)."""
     execution = _get_execution(pk)
@@ -123,6 +125,7 @@ def execution_log(request, pk):
 
 
 @role_required("read")
+@fragment("execution_detail")
 def execution_log_earlier(request, pk):
     """The "earlier lines" button: the lines before `before`, put on top of the log."""
     execution = _get_execution(pk)

@@ -57,6 +57,7 @@ API_ACTIONS = [
     ("read runbooks", "viewer", "get", "/api/v1/runbooks/", None, 200),
     ("read executions", "viewer", "get", "/api/v1/executions/{w.queued.pk}/", None, 200),
     ("read the audit trail", "viewer", "get", "/api/v1/audit/", None, 200),
+    ("verify the audit chain", "admin", "post", "/api/v1/audit/verify/", {}, 200),
     ("read secrets (names only)", "viewer", "get", "/api/v1/secrets/", None, 200),
     ("test bindings", "viewer", "post", "/api/v1/bindings/test/", {"event": {"name": "x"}}, 200),
     ("run", "responder", "post", "/api/v1/runbooks/rb/run/", {}, 202),
@@ -231,6 +232,7 @@ def test_pages_show_only_the_buttons_a_role_may_use(client, world):
         ("/bindings/", ">Reset</button>", "author"),
         ("/runbooks/guarded/versions/2/", ">Approve v2</button>", "author"),
         ("/", 'href="/users/"', "admin"),
+        ("/audit/", ">Verify the chain</button>", "admin"),
     ]
     for role in ROLES[1:]:
         client.force_login(make_user(role, username=f"look-{role}"))

@@ -24,10 +24,10 @@ def as_role(client, db):
     return log_in
 
 
-def queries(client, path) -> int:
+def queries(client, path, **headers) -> int:
     """How many queries one GET of `path` makes (and it must answer 200)."""
     with CaptureQueriesContext(connection) as captured:
-        response = client.get(path)
+        response = client.get(path, **headers)
     assert response.status_code == 200, path
     return len(captured.captured_queries)
 

@@ -80,7 +80,9 @@ def test_a_long_log_opens_on_its_tail_and_earlier_lines_come_on_request(logged_i
     assert "Show 120 earlier lines" in html
     assert f'hx-get="/executions/{execution.pk}/log/earlier?before=121"' in html
 
-    earlier = logged_in.get(f"/executions/{execution.pk}/log/earlier?before=121").content.decode()
+    earlier = logged_in.get(
+        f"/executions/{execution.pk}/log/earlier?before=121", HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert 'hx-swap-oob="afterbegin:#log"' in earlier
     assert "line-1." in earlier and "line-120." in earlier and "line-121." not in earlier
     assert "earlier line" not in earlier  # nothing before line 1: the button goes
@@ -102,7 +104,7 @@ def test_the_download_streams_every_line(logged_in):
 def test_the_poll_sends_new_lines_coloured(logged_in):
     execution = run_of(make_runbook(slug="rb"), "running")
     add_lines(execution, ["one", "\x1b[1mtwo\x1b[0m"])
-    update = logged_in.get(f"/executions/{execution.pk}/log?after=1").content.decode()
+    update = logged_in.get(f"/executions/{execution.pk}/log?after=1", HTTP_HX_REQUEST="true").content.decode()
     assert '<span class="ansi-bold">two</span>' in update and ">one<" not in update
     assert f'hx-get="/executions/{execution.pk}/log?after=2"' in update
 
@@ -140,8 +142,8 @@ def test_queries_do_not_grow_with_the_log(logged_in):
     long = run_of(make_runbook(slug="b"), "running")
     add_lines(long, [f"x{i}" for i in range(50)])
     assert queries(logged_in, f"/executions/{short.pk}/") == queries(logged_in, f"/executions/{long.pk}/")
-    assert queries(logged_in, f"/executions/{short.pk}/log?after=0") == queries(
-        logged_in, f"/executions/{long.pk}/log?after=0"
+    assert queries(logged_in, f"/executions/{short.pk}/log?after=0", HTTP_HX_REQUEST="true") == queries(
+        logged_in, f"/executions/{long.pk}/log?after=0", HTTP_HX_REQUEST="true"
     )
 
 
@@ -149,8 +151,10 @@ def test_unknown_or_malformed_ids_are_404_and_bad_numbers_are_ignored(logged_in)
     execution = run_of(make_runbook(slug="rb"), "succeeded")
     add_lines(execution, ["a", "b"])
     assert logged_in.get("/executions/00000000-0000-0000-0000-000000000000/log.txt").status_code == 404
-    assert logged_in.get(f"/executions/{execution.pk}/log/earlier?before=oops").status_code == 200
-    assert logged_in.get(f"/executions/{execution.pk}/log?after=-5").status_code == 200
+    assert (
+        logged_in.get(f"/executions/{execution.pk}/log/earlier?before=oops", HTTP_HX_REQUEST="true").status_code == 200
+    )
+    assert logged_in.get(f"/executions/{execution.pk}/log?after=-5", HTTP_HX_REQUEST="true").status_code == 200
 
 
 def test_the_log_needs_a_login(client):

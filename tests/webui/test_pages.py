@@ -110,3 +110,16 @@ def test_alert_labels_are_escaped_on_the_event_page(logged_in):
 
 def test_unknown_execution_is_a_404_page(logged_in):
     assert logged_in.get("/executions/00000000-0000-0000-0000-000000000000/").status_code == 404
+
+
+def test_a_fragment_url_opened_without_htmx_gets_its_full_page(logged_in):
+    """A reloaded or bookmarked poll URL shows the run, not a bare fragment."""
+    runbook = make_runbook(slug="fragments")
+    execution = Execution.objects.create(runbook=runbook, version=runbook.current_version, status="running")
+    for path in (f"/executions/{execution.pk}/log?after=0", f"/executions/{execution.pk}/log/earlier?before=5"):
+        plain = logged_in.get(path, follow=True)
+        assert plain.redirect_chain == [(f"/executions/{execution.pk}/", 302)], path
+        assert "<html" in plain.content.decode() and 'role="log"' in plain.content.decode()
+        fragment = logged_in.get(path, HTTP_HX_REQUEST="true")
+        assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+        assert "HX-Request" in fragment["Vary"] and "HX-Request" in logged_in.get(path)["Vary"]

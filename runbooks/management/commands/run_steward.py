@@ -1,5 +1,7 @@
-"""`make run`: migrate, seed the demo, then run web, worker and beat until
-Ctrl-C or SIGTERM, and stop all of them (runbooks included) within 10 s."""
+"""`make run`: migrate, seed the demo, then run web and worker until Ctrl-C
+or SIGTERM, and stop all of them (runbooks included) within 10 s. No Celery
+beat: the worker's agent thread fires schedules and runs the sweeps
+(runbooks/worker_agent.py); beat had no schedule to carry."""
 
 import contextlib
 import os
@@ -20,7 +22,7 @@ STOP_SECONDS = 8  # TERM, then KILL what is left: well inside the contract's 10 
 
 
 class Command(BaseCommand):
-    help = "Run Steward on this machine: web server, worker and scheduler."
+    help = "Run Steward on this machine: web server and worker (which also fires schedules)."
 
     def handle(self, *args, **options):
         port = int(os.environ.get("PORT", "8000"))
@@ -64,18 +66,6 @@ class Command(BaseCommand):
                 "INFO",
                 "-n",
                 f"steward@{HOST}",
-            ],
-            "beat": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "-s",
-                str(settings.VAR_DIR / "celerybeat-schedule"),
             ],
         }
         for _name, command in commands.items():
