@@ -147,9 +147,12 @@ class SourceViewSet(
     }
 
     def perform_create(self, serializer):
-        serializer.instance, self._token = services.create_source(
-            serializer.validated_data, actor_of(self.request), request=self.request
-        )
+        try:
+            serializer.instance, self._token = services.create_source(
+                serializer.validated_data, actor_of(self.request), request=self.request
+            )
+        except services.SourceTaken as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
 
     def perform_update(self, serializer):
         before = SourceSerializer(serializer.instance).data

@@ -4,7 +4,7 @@ transaction; the broker hears about the executions only after commit."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit import trail
@@ -39,18 +39,32 @@ def event_context(event) -> dict:
     }
 
 
+class SourceTaken(ValueError):
+    """Another source took this name or slug first (two creations at once:
+    the validators saw neither); `field` names which."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def create_source(data: dict, actor: trail.Actor, request=None) -> tuple[Source, str]:
     """A new source and its token: the only time the token is known."""
     source = Source(**data)
     source.slug = data.get("slug") or unique_slug(Source, data["name"], "source")
     token = source.rotate_token()
-    with transaction.atomic():
-        source.save()
-        trail.record(
-            actor,
-            trail.Change("source.created", "source", source.slug, after={"name": source.name, "kind": source.kind}),
-            request=request,
-        )
+    try:
+        with transaction.atomic():
+            source.save()
+            trail.record(
+                actor,
+                trail.Change("source.created", "source", source.slug, after={"name": source.name, "kind": source.kind}),
+                request=request,
+            )
+    except IntegrityError:
+        if Source.objects.filter(name__iexact=source.name).exists():
+            raise SourceTaken("name", "a source with this name exists") from None
+        raise SourceTaken("slug", "a source with this slug exists") from None
     return source, token
 
 

@@ -75,7 +75,11 @@ def source_new(request):
     if request.method == "POST" and form.is_valid():
         serializer = SourceSerializer(data={k: v for k, v in form.cleaned_data.items() if v not in ("", None)})
         if serializer.is_valid():
-            source, token = services.create_source(serializer.validated_data, actor_of(request), request=request)
+            try:
+                source, token = services.create_source(serializer.validated_data, actor_of(request), request=request)
+            except services.SourceTaken as exc:
+                form.add_error("name" if exc.field == "name" else None, str(exc))
+                return render(request, "webui/source_form.html", {"form": form})
             # The browser lands on the source's own page (a reload there
             # must not post the form again). The token never sits in a URL:
             # the server-side session holds it for that one page, which

@@ -114,3 +114,16 @@ def test_the_migration_renames_duplicates_oldest_first_and_skips_names_taken():
         ("g", "Y" * 100),
     ]
     assert migration.new_names(rows) == {"b": "prod (3)", "d": "PROD (4)", "g": "Y" * 96 + " (2)"}
+
+
+def test_a_name_taken_between_the_check_and_the_insert_is_refused_whole(source):
+    """What two creations at once meet: the validator saw no clash, the
+    database's constraint does. A clear refusal, no source and no audit."""
+    from audit import trail
+    from events import services
+
+    with pytest.raises(services.SourceTaken) as refused:
+        services.create_source({"name": "GEN", "kind": "generic"}, trail.SYSTEM)
+    assert refused.value.field == "name" and str(refused.value) == "a source with this name exists"
+    assert Source.objects.count() == 1
+    assert not AuditEntry.objects.filter(action="source.created", after__name="GEN").exists()
