@@ -28,6 +28,7 @@ def use_the_checkouts_venv() -> None:
         if venv_python.exists() and not os.environ.get(REEXEC_MARK):
             os.environ[REEXEC_MARK] = "1"
             os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
+        sys.exit(f"Django is not installed for {sys.executable}: run `make run` first (it creates .venv).")
 
 
 def use_the_dev_keys_of_make_run() -> None:

@@ -3,6 +3,7 @@
 production still refuses to start without its keys."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -66,3 +67,11 @@ def test_a_secret_key_that_is_set_wins_over_the_dev_key(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].split() == ["False", "set-by-the-operator-0123456789"]
+
+
+def test_a_fresh_clone_without_a_venv_says_to_run_make_run_first(tmp_path):
+    shutil.copy(settings.BASE_DIR / "manage.py", tmp_path / "manage.py")
+    result = subprocess.run(
+        [sys.executable, "-S", "manage.py", "check"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0 and "run `make run` first" in result.stderr

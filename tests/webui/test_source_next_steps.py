@@ -90,3 +90,10 @@ def test_create_a_binding_for_this_source_opens_the_form_with_the_source_chosen(
     assert '<option value="am" selected>' in form and '<option value="other" selected>' not in form
     unknown = author.get("/bindings/new/?source=nope").content.decode()
     assert '<option value="" selected>' in unknown
+
+
+def test_an_event_nothing_binds_links_to_a_binding_form_for_its_source(author):
+    make_source("am", "alertmanager")
+    author.post("/sources/am/test-alert")
+    event = Event.objects.get()
+    assert 'href="/bindings/new/?source=am">Add a binding</a>' in author.get(f"/events/{event.pk}/").content.decode()
