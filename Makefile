@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run manage test lint bench clean
 
 # A stamp per requirements file: reinstall only when the pins change.
 $(VENV)/.run-deps: requirements.txt
@@ -19,6 +19,12 @@ $(VENV)/.dev-deps: requirements-dev.txt $(VENV)/.run-deps
 
 run: $(VENV)/.run-deps
 	DEBUG=$${DEBUG:-1} $(PY) manage.py run_steward
+
+# Any manage.py command with the venv's Python, e.g.
+# make manage ARGS="create_api_token admin". After `make run` it uses the
+# same dev keys (manage.py finds them under var/).
+manage: $(VENV)/.run-deps
+	@$(PY) manage.py $(ARGS)
 
 # Throwaway keys for the test processes only; DATABASE_URL and
 # CELERY_BROKER_URL, when set, point the suite at PostgreSQL and Redis.

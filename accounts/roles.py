@@ -27,12 +27,13 @@ ACTIONS = {
     "edit_runbooks": AUTHOR,  # create, edit, restore versions
     "approve_versions": AUTHOR,  # take a protected runbook's pending version into use
     "manage_bindings": AUTHOR,  # create, update, delete, reset a tripped breaker
-    "manage_sources": AUTHOR,  # create, update, rotate tokens
+    "manage_sources": AUTHOR,  # create, update, rotate tokens, send a test alert
     "manage_secrets": AUTHOR,
     "manage_schedules": AUTHOR,
     "manage_gates": AUTHOR,
     "unprotect_runbooks": ADMIN,  # switching review off is how a review would be bypassed
     "override_gates": ADMIN,  # a verdict over the runbooks' own
+    "delete_sources": ADMIN,  # a tool's door: its URL stops answering for every alert it sends
     "manage_tokens": ADMIN,  # everyone's API tokens (each user manages their own)
     "manage_users": ADMIN,
     "manage_notifications": ADMIN,  # channels and subscriptions: where messages about runs go
@@ -49,6 +50,7 @@ DESCRIPTIONS = {
     "approve_versions": "approve runbook versions",
     "manage_bindings": "change bindings",
     "manage_sources": "change sources",
+    "delete_sources": "delete sources",
     "manage_secrets": "change secrets",
     "manage_schedules": "change schedules",
     "manage_gates": "change gates",

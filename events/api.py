@@ -39,6 +39,13 @@ class SourceSerializer(serializers.ModelSerializer):
         required=False,
         validators=[UniqueValidator(Source.objects.all(), message="a source with this slug exists")],
     )
+    name = serializers.CharField(
+        max_length=100,
+        validators=[
+            # Case-insensitive, as the database's constraint (source_name_unique_ci).
+            UniqueValidator(Source.objects.all(), lookup="iexact", message="a source with this name exists")
+        ],
+    )
     kind = serializers.ChoiceField(choices=sorted(ADAPTERS))
     webhook_url = serializers.SerializerMethodField()
     preset = serializers.ChoiceField(choices=["", *sorted(generic.PRESETS)], required=False, allow_blank=True)
@@ -123,6 +130,7 @@ class SourceViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = SourceSerializer
@@ -135,12 +143,16 @@ class SourceViewSet(
         "update": "manage_sources",
         "partial_update": "manage_sources",
         "rotate_token": "manage_sources",
+        "destroy": "delete_sources",
     }
 
     def perform_create(self, serializer):
-        serializer.instance, self._token = services.create_source(
-            serializer.validated_data, actor_of(self.request), request=self.request
-        )
+        try:
+            serializer.instance, self._token = services.create_source(
+                serializer.validated_data, actor_of(self.request), request=self.request
+            )
+        except services.SourceTaken as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
 
     def perform_update(self, serializer):
         before = SourceSerializer(serializer.instance).data
@@ -153,6 +165,10 @@ class SourceViewSet(
                 actor_of(self.request),
                 trail.Change("source.updated", "source", serializer.instance.slug, before=before, after=after),
             )
+
+    def perform_destroy(self, instance):
+        """Its events and runs stay; see services.delete_source."""
+        services.delete_source(instance, actor_of(self.request), request=self.request)
 
     @extend_schema(responses={201: SourceWithTokenSerializer})
     def create(self, request, *args, **kwargs):
@@ -362,7 +378,8 @@ def _uuid(value):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # Null once the source is deleted (the event stays).
+    source = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     executions = serializers.SerializerMethodField()
 
     class Meta:

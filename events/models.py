@@ -3,6 +3,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import tokens
@@ -51,6 +52,9 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Two sources of one name could not be told apart on any page; case
+        # does not make them different.
+        constraints = [models.UniqueConstraint(Lower("name"), name="source_name_unique_ci")]
 
     def __str__(self):
         return self.name
@@ -107,7 +111,10 @@ class Event(models.Model):
         RESOLVED = "resolved"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="events")
+    # Null once its source is deleted: the event stays, with the name copied
+    # into source_name (events/services.py: delete_source).
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    source_name = models.CharField(max_length=100, blank=True, default="")
     received_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=16, choices=Status.choices)
     name = models.CharField(max_length=255)
@@ -131,6 +138,13 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.status})"
+
+    @property
+    def source_label(self) -> str:
+        """The source's name, or the kept name of a deleted source."""
+        if self.source_id is not None:
+            return self.source.name
+        return f"{self.source_name or 'a source'} (deleted)"
 
 
 class AlertHour(models.Model):

@@ -326,11 +326,8 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
         original = self.get_object()
         try:
             execution = services.rerun(original, request.user, actor_of(request), request=request)
-        except params.ParameterError as exc:
-            return Response(
-                {"detail": f"This run's parameters do not pass its version's schema: {exc}"},
-                status=status.HTTP_409_CONFLICT,
-            )
+        except services.RerunRefused as exc:
+            return Response({"detail": f"This run cannot be run again: {exc}"}, status=status.HTTP_409_CONFLICT)
         return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -153,6 +153,58 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 # --- Importing ----------------------------------------------------------------
 
 
+def planned(runbook: Runbook | None, data: dict) -> tuple[str, list[str]]:
+    """What importing `data` would do to `runbook` (None: it does not exist):
+    ("created", []), ("new version", the content fields that differ),
+    ("updated", the runbook and policy fields that differ, no new version)
+    or ("unchanged", []). The import and its dry run both decide by this."""
+    if runbook is None:
+        return "created", []
+    current = runbook.pending_version or runbook.current_version  # the latest saved content
+    if current is None:
+        return "new version", []
+    content = services.version_content(data, current)
+    if RunbookVersion.content_hash(content) != current.sha256:
+        before = current.content()
+        return "new version", [name for name in RunbookVersion.CONTENT_FIELDS if content[name] != before[name]]
+    fields = [
+        name
+        for name in (*RUNBOOK_FIELDS, *Runbook.POLICY_FIELDS)
+        if name in data and getattr(runbook, name) != data[name]
+    ]
+    return ("updated" if fields else "unchanged"), fields
+
+
+def plan(entries: list[Entry]) -> list[tuple[str, str]]:
+    """(slug, what importing would do) for each entry; writes nothing."""
+    runbooks = {
+        r.slug: r
+        for r in Runbook.objects.select_related("current_version", "pending_version").filter(
+            slug__in=[e.slug for e in entries]
+        )
+    }
+    report = []
+    for entry in entries:
+        runbook = runbooks.get(entry.slug)
+        what, fields = planned(runbook, entry.data)
+        if what == "created":
+            report.append((entry.slug, "would be created (v1)"))
+        elif what == "new version":
+            waits = ", waiting for an author's approval" if runbook.protected else ""
+            changed = f" ({', '.join(fields)} changed)" if fields else ""
+            report.append((entry.slug, f"would get a new version{changed}{waits}"))
+        elif what == "updated":
+            policy = [f for f in fields if f in Runbook.POLICY_FIELDS]
+            other = [f for f in fields if f not in Runbook.POLICY_FIELDS]
+            parts = ([f"policy change ({', '.join(policy)})"] if policy else []) + (
+                [f"{', '.join(other)} changed"] if other else []
+            )
+            report.append((entry.slug, f"no new version; {'; '.join(parts)}"))
+        else:
+            report.append((entry.slug, "unchanged"))
+    return report
+
+
 def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, str]]:
     """Save every entry in one transaction; (slug, what happened) for each."""
     report = []
@@ -161,7 +213,7 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
             runbook = (
                 Runbook.objects.select_related("current_version", "pending_version").filter(slug=entry.slug).first()
             )
-            if runbook is not None and _unchanged(runbook, entry.data):
+            if planned(runbook, entry.data)[0] == "unchanged":
                 report.append((entry.slug, "unchanged"))
                 continue
             creating = runbook is None
@@ -177,17 +229,6 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
             else:
                 report.append((entry.slug, "updated (same code, no new version)"))
     return report
-
-
-def _unchanged(runbook: Runbook, data: dict) -> bool:
-    current = runbook.pending_version or runbook.current_version  # the latest saved content
-    if current is None:
-        return False
-    content = services.version_content(data, current)
-    if RunbookVersion.content_hash(content) != current.sha256:
-        return False
-    fields = (*RUNBOOK_FIELDS, *Runbook.POLICY_FIELDS)
-    return all(getattr(runbook, name) == data.get(name, getattr(runbook, name)) for name in fields)
 
 
 # --- Exporting ----------------------------------------------------------------
@@ -213,6 +254,21 @@ def manifest_of(runbook: Runbook) -> dict:
     manifest["script"] = script_filename(version.kind)
     manifest.update({name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS})
     return manifest
+
+
+def export_refusal(root: Path, app_paths: list[Path]) -> str:
+    """Why runbooks must not be exported into `root`, or "": never into a
+    Python package (a folder holding __init__.py, itself or above it) or
+    into an app of this checkout (`app_paths`), where twelve folders of
+    YAML and scripts would land among the code and ship with it."""
+    target = root.expanduser().resolve()
+    for folder in (target, *target.parents):
+        if (folder / "__init__.py").is_file():
+            return f"{root} is inside the Python package {folder}: export to a folder outside the code"
+    for app in app_paths:
+        if target == app or app in target.parents:
+            return f"{root} is inside Steward's app {app}: export to a folder outside the code"
+    return ""
 
 
 def export(runbook: Runbook, root: Path) -> Path:

@@ -117,7 +117,7 @@ class DatabaseCollector:
         for slug, kind, n in (
             Event.objects.values_list("source__slug", "source__kind").annotate(n=Count("id")).order_by()
         ):
-            events.add_metric([slug, kind], n)
+            events.add_metric([slug or "", kind or ""], n)  # "": events of deleted sources
         yield events
 
         yield self._durations()

@@ -193,11 +193,34 @@ def request_run(runbook: Runbook, raw_parameters: dict, user, actor: trail.Actor
     return execution
 
 
+class RerunRefused(ValueError):
+    """A run that cannot be run again, with the reason (the API's 409)."""
+
+
+def rerun_refusal(original: Execution) -> str:
+    """Why running `original` again would be refused, or "" when it would
+    start: the new run passes the checks every run passes (its parameters
+    against its version's schema, the concurrency key rendered from them).
+    rerun() refuses with this reason, and the run's page offers Run again
+    only when it is "", so the button never leads to a refusal."""
+    try:
+        concurrency_key(original.runbook, params.validate(original.version.parameters, original.parameters))
+    except params.ParameterError as exc:
+        return f"its parameters do not pass the schema of v{original.version.number}: {exc}"
+    except rendering.RenderError as exc:
+        return f"the runbook's concurrency key cannot be rendered from its parameters: {exc}"
+    return ""
+
+
 def rerun(original: Execution, user, actor: trail.Actor, request=None) -> Execution:
     """Run again what `original` ran: the same version and parameters (and
     event, so the runbook reads the same STEWARD_EVENT), as a new execution.
-    Raises ParameterError when the parameters never passed the version's
-    schema (the original failed on them), rather than running them anyway."""
+    Raises RerunRefused (see rerun_refusal) when the parameters never passed
+    the version's schema (the original failed on them), rather than running
+    them anyway."""
+    refusal = rerun_refusal(original)
+    if refusal:
+        raise RerunRefused(refusal)
     execution = new_execution(
         original.runbook,
         original.parameters,

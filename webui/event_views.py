@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
@@ -25,12 +26,13 @@ from webui.forms import BindingForm, BindingTestForm, SourceForm
 
 
 def _source_page(request, source: Source, token: str | None, status: int = 200):
-    return render(
+    response = render(
         request,
         "webui/source_detail.html",
         {
             "source": source,
             "token": token,
+            "last_event": services.last_event(source),
             "webhook_url": webhook_url(source),
             "snippet": snippets.for_source(source, webhook_url(source), token),
             "served_from": _served_from(request),
@@ -39,6 +41,9 @@ def _source_page(request, source: Source, token: str | None, status: int = 200):
         },
         status=status,
     )
+    if token:
+        add_never_cache_headers(response)  # a page holding a token stays out of every cache
+    return response
 
 
 def _netloc(scheme: str, netloc: str) -> str:
@@ -60,15 +65,28 @@ def _served_from(request) -> dict | None:
     return {"page": page, "base": base.netloc}
 
 
+# The session key holding a new source's token until its page shows it once.
+NEW_SOURCE_TOKEN = "steward:new-source-token"
+
+
 @role_required("manage_sources")
 def source_new(request):
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         serializer = SourceSerializer(data={k: v for k, v in form.cleaned_data.items() if v not in ("", None)})
         if serializer.is_valid():
-            source, token = services.create_source(serializer.validated_data, actor_of(request), request=request)
-            # Rendered, not redirected: the token must never sit in a URL or a later page.
-            return _source_page(request, source, token, status=201)
+            try:
+                source, token = services.create_source(serializer.validated_data, actor_of(request), request=request)
+            except services.SourceTaken as exc:
+                form.add_error("name" if exc.field == "name" else None, str(exc))
+                return render(request, "webui/source_form.html", {"form": form})
+            # The browser lands on the source's own page (a reload there
+            # must not post the form again). The token never sits in a URL:
+            # the server-side session holds it for that one page, which
+            # takes it out as it shows it.
+            request.session[NEW_SOURCE_TOKEN] = {"slug": source.slug, "token": token}
+            messages.success(request, f"Source {source.name} created. Configure the tool with the snippet below.")
+            return redirect("source_detail", slug=source.slug)
         for field, errors in serializer.errors.items():
             form.add_error(field if field in form.fields else None, errors)
     return render(request, "webui/source_form.html", {"form": form})
@@ -76,7 +94,45 @@ def source_new(request):
 
 @role_required("read")
 def source_detail(request, slug):
-    return _source_page(request, get_object_or_404(Source, slug=slug), token=None)
+    source = get_object_or_404(Source, slug=slug)
+    held = request.session.get(NEW_SOURCE_TOKEN)
+    token = None
+    if isinstance(held, dict) and held.get("slug") == source.slug:
+        token = held.get("token")
+        del request.session[NEW_SOURCE_TOKEN]
+    return _source_page(request, source, token)
+
+
+@role_required("manage_sources")
+@require_POST
+def source_test_alert(request, slug):
+    """A sample alert of the source's kind through its adapter, matching
+    and runs, as if the tool had sent it; audited as a test alert."""
+    source = get_object_or_404(Source, slug=slug)
+    try:
+        result = services.send_test_alert(source, actor_of(request), request=request)
+    except services.TestAlertRefused as exc:
+        messages.error(request, f"No test alert sent. {exc}")
+        return redirect("source_detail", slug=source.slug)
+    runs = len(result.executions)
+    if runs:
+        messages.success(request, f"Test alert received: {runs} run{'s' if runs != 1 else ''} started.")
+    else:
+        messages.info(request, "Test alert received; no binding matched it, so nothing runs.")
+    return redirect("source_detail", slug=source.slug)
+
+
+@role_required("delete_sources")
+def source_delete(request, slug):
+    """GET: what deleting this source does, and a button; POST: delete it."""
+    source = get_object_or_404(Source, slug=slug)
+    if request.method == "POST":
+        services.delete_source(source, actor_of(request), request=request)
+        messages.success(
+            request, f"Source {source.name} deleted: /hooks/{source.slug} answers 404. Its events and runs stay."
+        )
+        return redirect("source_list")
+    return render(request, "webui/source_delete.html", {"source": source, **services.deleting_source_keeps(source)})
 
 
 @role_required("manage_sources")
@@ -108,7 +164,11 @@ def binding_list(request):
 
 @role_required("manage_bindings")
 def binding_new(request):
-    form = BindingForm(request.POST or None)
+    # ?source=<slug> (the source page's link) picks the source.
+    initial = (
+        {"source": request.GET["source"]} if Source.objects.filter(slug=request.GET.get("source", "")).exists() else {}
+    )
+    form = BindingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         binding = services.save_binding(form.serializer, actor_of(request), request=request)
         return _after_saving(request, binding, "created")

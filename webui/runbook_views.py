@@ -313,7 +313,7 @@ def execution_rerun(request, pk):
         raise Http404("No such execution.") from None
     try:
         execution = services.rerun(original, request.user, actor_of(request), request=request)
-    except params.ParameterError as exc:
-        messages.error(request, f"This run cannot be repeated: its parameters do not pass the schema ({exc}).")
+    except services.RerunRefused as exc:
+        messages.error(request, f"This run cannot be run again: {exc}.")
         return redirect("execution_detail", pk=original.pk)
     return redirect("execution_detail", pk=execution.pk)

@@ -87,6 +87,28 @@ def _get_execution(pk):
         raise Http404("No such execution.") from None
 
 
+# What the page says of a run that never started, where its output would be.
+NOT_STARTED = {
+    Execution.Status.AWAITING_APPROVAL: "Not started yet — awaiting approval.",
+    Execution.Status.QUEUED: "Not started yet — queued for a worker.",
+    Execution.Status.REJECTED: "This run never started: rejected.",
+    Execution.Status.SKIPPED: "This run never started: skipped.",
+    Execution.Status.CANCELLED: "This run never started: cancelled before it began.",
+    Execution.Status.FAILED: "This run never started: it failed before it began.",
+    Execution.Status.LOST: "This run never started: lost before a worker began it.",
+}
+
+
+def _run_state(execution) -> dict:
+    """What the summary offers and says: Run again only where a rerun would
+    start (the rule the rerun API applies), and the words for a run that
+    never started instead of an empty log."""
+    return {
+        "rerun_refusal": services.rerun_refusal(execution) if execution.is_finished else "",
+        "not_started": NOT_STARTED.get(execution.status, "") if execution.started_at is None else "",
+    }
+
+
 @role_required("read")
 def execution_detail(request, pk):
     execution = _get_execution(pk)
@@ -95,6 +117,7 @@ def execution_detail(request, pk):
         "webui/execution_detail.html",
         {
             "execution": execution,
+            **_run_state(execution),
             "steps": timeline.steps(execution),
             # Four eyes: the requester sees no Approve/Reject, only Cancel.
             "may_decide": approvals.may_decide(execution, request.user),
@@ -120,7 +143,7 @@ def execution_log(request, pk):
     return render(
         request,
         "webui/execution_detail.html#log-update",
-        {"execution": execution, "steps": timeline.steps(execution), **log},
+        {"execution": execution, **_run_state(execution), "steps": timeline.steps(execution), **log},
     )
 
 

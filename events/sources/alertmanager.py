@@ -15,6 +15,30 @@ GROUP_FIELDS = (
     "truncatedAlerts",
 )
 
+# What Alertmanager 0.25 sends for one firing alert.
+SAMPLE = {
+    "version": "4",
+    "groupKey": '{}:{alertname="StewardTestAlert"}',
+    "truncatedAlerts": 0,
+    "status": "firing",
+    "receiver": "steward",
+    "groupLabels": {"alertname": "StewardTestAlert"},
+    "commonLabels": {"alertname": "StewardTestAlert", "severity": "info", "instance": "test.example:9100"},
+    "commonAnnotations": {"summary": "A test alert sent from Steward's source page"},
+    "externalURL": "http://alertmanager.example:9093",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "StewardTestAlert", "severity": "info", "instance": "test.example:9100"},
+            "annotations": {"summary": "A test alert sent from Steward's source page"},
+            "startsAt": "2026-01-01T00:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.example:9090/graph",
+            "fingerprint": "5eed0000000test1",
+        }
+    ],
+}
+
 
 def parse(body, source) -> list[NormalizedEvent]:
     return parse_group(body, GROUP_FIELDS, tool="an Alertmanager")

@@ -13,6 +13,8 @@
   delivery, so a retry of it is stored only once.
 - `EXTRA_CONTENT_TYPES`, optional: content types accepted besides JSON.
 - `AUTH_SCHEME`, optional: the scheme named in a 401's WWW-Authenticate.
+- `SAMPLE`: a body of this kind holding one firing alert, which the source
+  page's "Send a test alert" feeds through `parse` (events/services.py: send_test_alert).
 
 Any of them may raise PayloadError (400), or UpstreamError (502) when it had
 to ask another service that did not answer.

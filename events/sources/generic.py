@@ -26,6 +26,16 @@ from events.sources.base import (
     text,
 )
 
+# One alert in the default shape; a source with a mapping or a preset reads
+# other paths, so its test alert may be refused, with the reason shown.
+SAMPLE = {
+    "name": "StewardTestAlert",
+    "status": "firing",
+    "severity": "info",
+    "summary": "A test alert sent from Steward's source page",
+    "labels": {"instance": "test.example"},
+}
+
 DEFAULT_PATHS = {
     "name": ("name", "alertname", "title"),
     "status": ("status",),

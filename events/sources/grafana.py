@@ -11,6 +11,39 @@ from events.sources.base import NormalizedEvent
 
 GROUP_FIELDS = (*ALERTMANAGER_GROUP_FIELDS, "orgId", "state", "title", "message")
 
+# What a Grafana 10 webhook contact point sends for one firing alert.
+SAMPLE = {
+    "receiver": "Steward",
+    "status": "firing",
+    "orgId": 1,
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "StewardTestAlert", "severity": "info", "instance": "test.example"},
+            "annotations": {"summary": "A test alert sent from Steward's source page"},
+            "startsAt": "2026-01-01T00:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://grafana.example:3000/alerting/grafana/test/view",
+            "fingerprint": "5eed0000000test2",
+            "silenceURL": "http://grafana.example:3000/alerting/silence/new",
+            "dashboardURL": "",
+            "panelURL": "",
+            "values": {"A": 1},
+            "valueString": "[ var='A' labels={} value=1 ]",
+        }
+    ],
+    "groupLabels": {"alertname": "StewardTestAlert"},
+    "commonLabels": {"alertname": "StewardTestAlert", "severity": "info", "instance": "test.example"},
+    "commonAnnotations": {"summary": "A test alert sent from Steward's source page"},
+    "externalURL": "http://grafana.example:3000/",
+    "version": "1",
+    "groupKey": '{}:{alertname="StewardTestAlert"}',
+    "truncatedAlerts": 0,
+    "title": "[FIRING:1] StewardTestAlert",
+    "state": "alerting",
+    "message": "A test alert sent from Steward's source page",
+}
+
 
 def parse(body, source) -> list[NormalizedEvent]:
     return parse_group(body, GROUP_FIELDS, tool="a Grafana")

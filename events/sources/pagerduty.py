@@ -24,6 +24,27 @@ SIGNATURE_HEADER = "X-PagerDuty-Signature"
 DELIVERY_HEADER = "X-Webhook-Id"
 RESOLVED_TYPES = {"incident.resolved"}
 
+# A v3 webhook about one triggered incident.
+SAMPLE = {
+    "event": {
+        "id": "01STEWARDTESTALERT",
+        "event_type": "incident.triggered",
+        "resource_type": "incident",
+        "occurred_at": "2026-01-01T00:00:00.000Z",
+        "agent": {"type": "user_reference", "summary": "Steward test alert"},
+        "data": {
+            "id": "QSTEWARDTEST1",
+            "type": "incident",
+            "title": "StewardTestAlert",
+            "status": "triggered",
+            "urgency": "low",
+            "priority": None,
+            "html_url": "https://example.pagerduty.com/incidents/QSTEWARDTEST1",
+            "service": {"id": "PSTEWARD", "type": "service_reference", "summary": "Steward test"},
+        },
+    }
+}
+
 
 def verify(request, raw_body: bytes, source) -> None:
     secret = source.signing_secret

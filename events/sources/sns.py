@@ -56,6 +56,31 @@ SIGNED_KEYS = {
 ALARM_STATUS = {"ALARM": "firing", "OK": "resolved", "INSUFFICIENT_DATA": "firing"}
 MAX_SUMMARY = 1000
 
+# An SNS notification carrying one CloudWatch alarm going to ALARM.
+SAMPLE = {
+    "Type": "Notification",
+    "MessageId": "00000000-0000-4000-8000-5eed7e575e57",
+    "TopicArn": "arn:aws:sns:us-east-1:123456789012:steward-test",
+    "Subject": 'ALARM: "StewardTestAlert" in US East (N. Virginia)',
+    "Message": json.dumps(
+        {
+            "AlarmName": "StewardTestAlert",
+            "AlarmDescription": "A test alert sent from Steward's source page",
+            "AWSAccountId": "123456789012",
+            "NewStateValue": "ALARM",
+            "NewStateReason": "A test alert sent from Steward's source page",
+            "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:StewardTestAlert",
+            "Trigger": {
+                "MetricName": "CPUUtilization",
+                "Namespace": "AWS/EC2",
+                "Dimensions": [{"name": "InstanceId", "value": "i-0123456789abcdef0"}],
+            },
+        }
+    ),
+    "Timestamp": "2026-01-01T00:00:00.000Z",
+    "SignatureVersion": "2",
+}
+
 log = logging.getLogger(__name__)
 
 

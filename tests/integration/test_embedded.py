@@ -88,10 +88,16 @@ def embedded(tmp_path):
 
 def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedded):
     proc, output, base_url, env = embedded
-    wait_for(lambda: "Press Ctrl-C" in output.text, timeout=60, what=f"the start banner:\n{output.text}")
-    token = re.search(r"Bearer (sts_\w+)", output.text).group(1)
-    password = re.search(r"log in:\s+admin / (\S+)", output.text).group(1)
-    assert f"curl -sS -X POST {base_url}/hooks/demo" in output.text
+    wait_for(lambda: "Steward is ready on" in output.text, timeout=90, what=f"the ready box:\n{output.text}")
+    # Announced once everything answers: /healthz says ok at that moment.
+    with urllib.request.urlopen(f"{base_url}/healthz", timeout=5) as response:
+        assert response.status == 200 and json.loads(response.read())["status"] == "ok"
+    # The box comes after the worker's start-up lines, with all a person needs.
+    box = output.text[output.text.index("Steward is ready on") :]
+    assert output.text.index(" ready.") < output.text.index("Steward is ready on")
+    token = re.search(r"Bearer (sts_\w+)", box).group(1)
+    password = re.search(r"log in:\s+admin / (\S+)", box).group(1)
+    assert f"curl -sS -X POST {base_url}/hooks/demo" in box and "Press Ctrl-C" in box
 
     def webhook():
         request = urllib.request.Request(
@@ -132,11 +138,16 @@ def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedd
     assert time.monotonic() - fired < 5
     assert "Checking disk usage on web-01" in html and "Freed 3.4 GiB" in html
 
-    # The API agrees, with a token from create_api_token.
+    # PORT is not 8000: the source page's webhook URL follows it.
+    source_page = opener.open(f"{base_url}/sources/demo/").read().decode()
+    assert f"{base_url}/hooks/demo" in source_page and "127.0.0.1:8000" not in source_page
+
+    # The API agrees, with a token from create_api_token, run as the README
+    # says: no DEBUG and no keys set, in make run's checkout (its var folder).
     made = subprocess.run(
         [sys.executable, "manage.py", "create_api_token", "admin"],
         cwd=settings.BASE_DIR,
-        env=env,
+        env={k: v for k, v in env.items() if k != "DEBUG"},
         capture_output=True,
         text=True,
         check=True,

@@ -120,11 +120,59 @@ def test_an_empty_or_missing_folder_is_an_error(tmp_path):
         imported(tmp_path / "missing")
 
 
-def test_dry_run_changes_nothing(tmp_path):
-    write(tmp_path / "flush-cache")
+def dry_run(path) -> str:
     out = io.StringIO()
-    call_command("import_runbooks", str(tmp_path), "--dry-run", stdout=out)
-    assert "flush-cache: valid" in out.getvalue() and not Runbook.objects.exists()
+    call_command("import_runbooks", str(path), "--dry-run", stdout=out)
+    return out.getvalue()
+
+
+def test_dry_run_says_what_would_be_created_and_changes_nothing(tmp_path):
+    write(tmp_path / "flush-cache")
+    out = dry_run(tmp_path)
+    assert "flush-cache: would be created (v1)" in out and "1 would change; nothing written" in out
+    assert not Runbook.objects.exists()
+
+
+def test_dry_run_names_a_new_version_a_policy_change_and_what_is_unchanged(tmp_path):
+    write(tmp_path / "flush-cache")
+    write(tmp_path / "other", MANIFEST.replace("flush-cache", "other").replace("Flush cache", "Other"))
+    write(tmp_path / "third", MANIFEST.replace("flush-cache", "third").replace("Flush cache", "Third"))
+    imported(tmp_path)
+    versions = RunbookVersion.objects.count()
+    write(tmp_path / "flush-cache", MANIFEST.replace("timeout_seconds: 30", "timeout_seconds: 45"), script="echo v2\n")
+    write(
+        tmp_path / "other",
+        MANIFEST.replace("flush-cache", "other")
+        .replace("Flush cache", "Other")
+        .replace("max_attempts: 2", "max_attempts: 3")
+        .replace("team: storage", "team: web"),
+    )
+    out = dry_run(tmp_path)
+    assert "flush-cache: would get a new version (script, timeout_seconds changed)" in out
+    assert "other: no new version; policy change (max_attempts); team changed" in out
+    assert "third: unchanged" in out and "3 runbook(s) valid, 2 would change" in out
+    assert RunbookVersion.objects.count() == versions and Runbook.objects.get(slug="other").max_attempts == 2
+    # The import does what the dry run said.
+    real = imported(tmp_path)
+    assert "flush-cache: new version v2" in real and "other: updated (same code, no new version)" in real
+    assert "third: unchanged" in real
+
+
+def test_export_refuses_a_python_package_or_an_app_of_the_checkout(tmp_path):
+    from django.conf import settings as django_settings
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    demo.seed()
+    for target in (package, package / "sub", django_settings.BASE_DIR / "runbooks"):
+        with pytest.raises(CommandError, match=r"nothing exported: .* outside the code"):
+            call_command("export_runbooks", str(target), stdout=io.StringIO())
+    assert not (package / "sub").exists()
+    assert not (django_settings.BASE_DIR / "runbooks" / "disk-cleanup").exists()
+    out = io.StringIO()
+    call_command("export_runbooks", str(tmp_path / "library"), stdout=out)
+    assert (tmp_path / "library" / "disk-cleanup" / "runbook.yaml").is_file()
 
 
 def test_the_demo_seed_loads_the_example_library_once_and_keeps_disk_cleanup():

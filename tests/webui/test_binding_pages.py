@@ -261,7 +261,7 @@ def test_every_field_of_the_form_has_a_visible_label(author_client, runbook):
 
 def test_the_source_page_has_copy_buttons_for_the_token_url_and_snippet(author_client):
     html_page = author_client.post(
-        "/sources/new/", {"name": "Prod AM", "kind": "alertmanager", "rate_limit_per_minute": 100}
+        "/sources/new/", {"name": "Prod AM", "kind": "alertmanager", "rate_limit_per_minute": 100}, follow=True
     ).content.decode()
     for target, name in (("token", "the token"), ("webhook-url", "the webhook URL"), ("snippet", "the snippet")):
         assert f'id="{target}"' in html_page

@@ -26,11 +26,12 @@ def hook(client, slug, token):
     )
 
 
-def test_a_new_source_shows_its_token_once_in_a_ready_snippet(logged_in, client):
+def test_a_new_source_lands_on_its_page_showing_its_token_once_in_a_ready_snippet(logged_in, client):
     response = logged_in.post(
-        "/sources/new/", {"name": "Prod AM", "kind": "alertmanager", "rate_limit_per_minute": 100}
+        "/sources/new/", {"name": "Prod AM", "kind": "alertmanager", "rate_limit_per_minute": 100}, follow=True
     )
-    assert response.status_code == 201
+    assert response.redirect_chain == [("/sources/prod-am/", 302)]
+    assert "no-store" in response["Cache-Control"]
     html = response.content.decode()
     source = Source.objects.get(slug="prod-am")
     token = html.split('id="token">')[1].split("<")[0]

@@ -4,6 +4,8 @@ import_runbooks reads back."""
 
 from pathlib import Path
 
+from django.apps import apps
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from runbooks import manifest
@@ -27,6 +29,12 @@ class Command(BaseCommand):
         root = options["dir"]
         if root.exists() and not root.is_dir():
             raise CommandError(f"{root} is not a folder")
+        ours = [
+            Path(app.path).resolve() for app in apps.get_app_configs() if settings.BASE_DIR in Path(app.path).parents
+        ]
+        refusal = manifest.export_refusal(root, ours)
+        if refusal:
+            raise CommandError(f"nothing exported: {refusal}")
         count = 0
         for runbook in runbooks.order_by("slug"):
             folder = manifest.export(runbook, root)

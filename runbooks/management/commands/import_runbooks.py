@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("dir", type=Path)
-        parser.add_argument("--dry-run", action="store_true", help="validate only; change nothing")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="check every folder and print what would change; write nothing"
+        )
 
     def handle(self, *args, **options):
         try:
@@ -24,8 +26,12 @@ class Command(BaseCommand):
             problems = "\n".join(f"  {p}" for p in exc.problems)
             raise CommandError(f"nothing imported: {len(exc.problems)} problem(s)\n{problems}") from None
         if options["dry_run"]:
-            for entry in entries:
-                self.stdout.write(f"{entry.slug}: valid")
+            # The same decisions the import makes (manifest.planned), written nowhere.
+            report = manifest.plan(entries)
+            for slug, what in report:
+                self.stdout.write(f"{slug}: {what}")
+            changing = sum(1 for _, what in report if what != "unchanged")
+            self.stdout.write(f"dry run: {len(report)} runbook(s) valid, {changing} would change; nothing written")
             return
         report = manifest.import_entries(entries, trail.Actor("system", "import_runbooks"))
         for slug, what in report:

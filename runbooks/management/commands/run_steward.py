@@ -4,21 +4,28 @@ beat: the worker's agent thread fires schedules and runs the sweeps
 (runbooks/worker_agent.py); beat had no schedule to carry."""
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
+from django.utils import timezone
 
 from runbooks import demo
 from runbooks.execution import HOST
-from runbooks.models import DEFAULT_QUEUE, Execution, RunbookVersion
+from runbooks.models import DEFAULT_QUEUE, Execution, RunbookVersion, Worker
 
 STOP_SECONDS = 8  # TERM, then KILL what is left: well inside the contract's 10 s
+READY_SECONDS = 120  # past this, say what /healthz still misses instead of waiting silently
+RULE = "═" * 78
 
 
 class Command(BaseCommand):
@@ -27,13 +34,19 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         port = int(os.environ.get("PORT", "8000"))
         base_url = f"http://127.0.0.1:{port}"
+        # The pages' webhook URLs and snippets come from STEWARD_BASE_URL, read
+        # by the web process we start: without this, PORT=8100 would still show
+        # :8000 in every snippet. An explicit STEWARD_BASE_URL (a proxy's
+        # public address) wins.
+        os.environ.setdefault("STEWARD_BASE_URL", base_url)
         call_command("migrate", verbosity=0)
         password = demo.seed()
         token = demo.rotate_demo_token()
         self.children: list[subprocess.Popen] = []
+        self.spawned_at = timezone.now()
         self.start(port)
         self.announce(base_url, password, token)
-        self.wait()
+        self.wait(lambda: self.ready(base_url), lambda: self.announce_ready(base_url, password, token))
 
     def start(self, port: int) -> None:
         queues = sorted({DEFAULT_QUEUE, *RunbookVersion.objects.values_list("queue", flat=True).distinct()})
@@ -74,20 +87,51 @@ class Command(BaseCommand):
             self.children.append(subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True))
 
     def announce(self, base_url: str, password: str | None, token: str) -> None:
-        login = (
-            f"admin / {password}"
-            if password
-            else ("admin (password printed at first start; `manage.py changepassword admin` sets a new one)")
-        )
         self.stdout.write(
             f"\nSteward is starting on {base_url}\n"
-            f"  log in:      {login}\n"
+            f"  log in:      {_login(password)}\n"
             f"  demo source: token rotated; fire the demo binding with:\n\n{demo.demo_curl(base_url, token)}\n\n"
             "Press Ctrl-C to stop.\n"
         )
         self.stdout.flush()
 
-    def wait(self) -> None:
+    def ready(self, base_url: str) -> bool:
+        """/healthz answers 200 and this start's worker has reported in (a row
+        left by the previous `make run` within the last minute must not count)."""
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+                healthy = response.status == 200 and json.loads(response.read()).get("status") == "ok"
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        try:
+            return (
+                healthy
+                and Worker.objects.filter(
+                    name=f"steward@{HOST}", started_at__gte=self.spawned_at, stopped_at__isnull=True
+                ).exists()
+            )
+        finally:
+            connection.close()  # no connection held open between polls
+
+    def announce_ready(self, base_url: str, password: str | None, token: str) -> None:
+        """The same facts again, after the children's start-up logs that buried
+        the first copy: the last thing on the terminal until a run happens.
+        Rules above and below only, no side borders, so the curl pastes as is."""
+        self.stdout.write(
+            f"\n{RULE}\n"
+            f"Steward is ready on {base_url}\n\n"
+            f"  open:   {base_url}/\n"
+            f"  log in: {_login(password)}\n\n"
+            "Fire the demo binding (the token changes at every start):\n\n"
+            f"{demo.demo_curl(base_url, token)}\n\n"
+            "Press Ctrl-C to stop.\n"
+            f"{RULE}\n"
+        )
+        self.stdout.flush()
+
+    def wait(self, ready=None, on_ready=None) -> None:
+        """Until Ctrl-C, SIGTERM or a child's exit; `on_ready` runs once when
+        `ready()` first holds (polled every second, never blocking the stop)."""
         stopping = False
 
         def request_stop(signum, frame):
@@ -96,7 +140,17 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+        waiting, next_poll = ready is not None, time.monotonic()
+        give_up = time.monotonic() + READY_SECONDS
         while not stopping and all(child.poll() is None for child in self.children):
+            if waiting and time.monotonic() >= next_poll:
+                if ready():
+                    waiting = False
+                    on_ready()
+                elif time.monotonic() > give_up:
+                    waiting = False
+                    self.stderr.write(f"Steward is not ready after {READY_SECONDS} s: see the logs above and /healthz.")
+                next_poll = time.monotonic() + 1
             time.sleep(0.2)
         if not stopping:
             self.stderr.write("A Steward process exited; stopping the others.")
@@ -114,6 +168,12 @@ class Command(BaseCommand):
             _signal_group(child.pid, signal.SIGKILL)
             child.wait()
         self.stdout.write("Steward stopped.")
+
+
+def _login(password: str | None) -> str:
+    if password:
+        return f"admin / {password}"
+    return "admin (password printed at first start; `make manage ARGS='changepassword admin'` sets a new one)"
 
 
 def _signal_group(pgid: int, sig: int) -> None:
