@@ -1,7 +1,7 @@
 """Prometheus Alertmanager's webhook (version 4): every alert of the group
 becomes one event, firing or resolved."""
 
-from events.sources.base import NormalizedEvent, PayloadError, normalize_status, string_map, text
+from events.sources.base import NormalizedEvent, PayloadError, check_count, normalize_status, string_map, text
 
 GROUP_FIELDS = (
     "receiver",
@@ -26,6 +26,7 @@ def parse_group(body, group_fields: tuple, tool: str) -> list[NormalizedEvent]:
     `group_fields` under "group"."""
     if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
         raise PayloadError(f'{tool} webhook is an object with an "alerts" list')
+    check_count(len(body["alerts"]))
     group = {key: body[key] for key in group_fields if key in body}
     events = []
     for i, alert in enumerate(body["alerts"]):

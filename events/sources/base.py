@@ -21,8 +21,11 @@ to ask another service that did not answer.
 import hashlib
 import hmac
 import json
+import math
 import re
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 MAX_NAME = 255
 MAX_FINGERPRINT = 128
@@ -33,6 +36,10 @@ class PayloadError(ValueError):
     """The body is not what this kind of source sends: the webhook's 400."""
 
 
+class TooManyAlerts(PayloadError):
+    """More alerts in one request than STEWARD_WEBHOOK_MAX_ALERTS: the webhook's 413."""
+
+
 class SignatureError(ValueError):
     """The signature is missing, malformed, stale or wrong: the webhook's 401."""
 
@@ -40,6 +47,82 @@ class SignatureError(ValueError):
 class UpstreamError(RuntimeError):
     """A service we had to ask (SNS) did not answer: the webhook's 502, so
     the tool retries later."""
+
+
+# Deeper JSON than this is refused: no tool sends it, and Python's decoder
+# (and every walk of the payload later) would otherwise recurse on it.
+MAX_DEPTH = 64
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON (send numbers, or the text {name!r} in quotes)")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {number[:40]} is too large")
+    return value
+
+
+def decode_json(raw, what: str = "The body"):
+    """JSON from a tool, refusing what the database would refuse later (as a
+    503 the tool retries for ever, or a 500): NaN and Infinity (also numbers
+    too large for a float), the NUL character and lone surrogates in any
+    string or key, and nesting deeper than MAX_DEPTH. Raises PayloadError."""
+    try:
+        document = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise PayloadError(f"{what} nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"{what} is not valid JSON: {exc}") from None
+    check_document(document, what)
+    return document
+
+
+def check_document(document, what: str = "The body") -> None:
+    """Raise PayloadError unless every string is storable text and nothing
+    nests deeper than MAX_DEPTH. Iterative: the check itself never recurses."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, what)
+            continue
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise PayloadError(f"{what} nests deeper than {MAX_DEPTH} levels")
+        for key, item in items:
+            if isinstance(key, str):
+                _check_text(key, what)
+            if isinstance(item, (str, dict, list)):
+                stack.append((item, depth + 1))
+
+
+def _check_text(value: str, what: str) -> None:
+    if "\x00" in value:
+        raise PayloadError(f"{what} holds a NUL character (\\u0000), which cannot be stored")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise PayloadError(f"{what} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text") from None
+
+
+def check_count(count: int) -> None:
+    """Refuse a request carrying more alerts than STEWARD_WEBHOOK_MAX_ALERTS,
+    before any of them is read."""
+    limit = settings.STEWARD_WEBHOOK_MAX_ALERTS
+    if count > limit:
+        raise TooManyAlerts(
+            f"At most {limit} alerts per request (STEWARD_WEBHOOK_MAX_ALERTS); this one carries {count}. "
+            "Nothing was stored: send them in smaller batches."
+        )
 
 
 @dataclass
