@@ -1,11 +1,18 @@
 """Binding parameters are Jinja2 templates rendered in the sandbox, with the
 event as `event`. A missing label is an error, not an empty string: running a
-remediation against "" is worse than not running it."""
+remediation against "" is worse than not running it.
+
+Any failure of a template (a syntax or sandbox error, but also `{{ 1 // 0 }}`
+raising ZeroDivisionError, or output the database cannot store) is a
+RenderError: the caller records it against the one binding or runbook whose
+template it is, and every other one goes on."""
 
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
+
+from config import storable
 
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
@@ -20,9 +27,14 @@ def _template(source: str):
 
 
 def check(parameters) -> None:
-    """Raise RenderError if a template does not compile."""
+    """Raise RenderError if a template does not compile, or a value could
+    never be stored (NUL, lone surrogates, deep nesting)."""
     if not isinstance(parameters, dict):
         raise RenderError("parameters must be an object")
+    try:
+        storable.check(parameters, "parameters")
+    except storable.NotStorable as exc:
+        raise RenderError(str(exc)) from None
     for name, value in _strings(parameters, ""):
         try:
             _template(value)
@@ -42,14 +54,24 @@ def _strings(value, where):
 
 
 def render(parameters, context: dict):
-    """Render every string inside `parameters` (nested too)."""
+    """Render every string inside `parameters` (nested too). Raises
+    RenderError naming the template and what went wrong, whatever it was."""
     if isinstance(parameters, str):
         if "{" not in parameters:
             return parameters
         try:
-            return _template(parameters).render(context)
+            rendered = _template(parameters).render(context)
         except TemplateError as exc:
             raise RenderError(f"{parameters!r}: {exc}") from None
+        except Exception as exc:
+            # A template may raise anything ({{ 1 // 0 }}): it is the failure
+            # of one binding's template, never of the request.
+            raise RenderError(f"{parameters!r}: {type(exc).__name__}: {exc}") from None
+        try:
+            storable.check_text(rendered, "the output")
+        except storable.NotStorable as exc:
+            raise RenderError(f"{parameters!r}: {exc}") from None
+        return rendered
     if isinstance(parameters, dict):
         return {k: render(v, context) for k, v in parameters.items()}
     if isinstance(parameters, list):

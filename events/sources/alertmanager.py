@@ -20,6 +20,17 @@ def parse(body, source) -> list[NormalizedEvent]:
     return parse_group(body, GROUP_FIELDS, tool="an Alertmanager")
 
 
+def occurrence(event) -> str:
+    """Which firing of an alert an event is: Alertmanager re-sends every
+    still-firing alert of a group when the group changes (and each repeat
+    interval), with the same fingerprint and `startsAt`; a new firing has a
+    new `startsAt`. "" when the alert has no startsAt (dedup by window only)."""
+    starts = event.payload.get("startsAt") if isinstance(event.payload, dict) else None
+    if not isinstance(starts, str) or not starts or not event.fingerprint:
+        return ""
+    return f"{event.status}|{event.fingerprint}|{starts}"
+
+
 def parse_group(body, group_fields: tuple, tool: str) -> list[NormalizedEvent]:
     """One event per alert of an Alertmanager-shaped notification (Grafana's
     is one too); each event's payload is its alert plus the group's

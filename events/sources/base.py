@@ -11,6 +11,9 @@
   a dict is the 200 answer and nothing is stored.
 - `delivery_id(request, body) -> str`, optional: the tool's id of this
   delivery, so a retry of it is stored only once.
+- `occurrence(event) -> str`, optional: which firing of an alert an event
+  is, for tools that re-send alerts still firing (Alertmanager, Grafana): a
+  binding runs once per occurrence (events/dedup.py).
 - `EXTRA_CONTENT_TYPES`, optional: content types accepted besides JSON.
 - `AUTH_SCHEME`, optional: the scheme named in a 401's WWW-Authenticate.
 
@@ -26,6 +29,8 @@ import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
+
+from config import storable
 
 MAX_NAME = 255
 MAX_FINGERPRINT = 128
@@ -51,7 +56,7 @@ class UpstreamError(RuntimeError):
 
 # Deeper JSON than this is refused: no tool sends it, and Python's decoder
 # (and every walk of the payload later) would otherwise recurse on it.
-MAX_DEPTH = 64
+MAX_DEPTH = storable.MAX_DEPTH
 
 
 def _no_constant(name: str):
@@ -81,37 +86,11 @@ def decode_json(raw, what: str = "The body"):
 
 
 def check_document(document, what: str = "The body") -> None:
-    """Raise PayloadError unless every string is storable text and nothing
-    nests deeper than MAX_DEPTH. Iterative: the check itself never recurses."""
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, str):
-            _check_text(value, what)
-            continue
-        if isinstance(value, dict):
-            items = value.items()
-        elif isinstance(value, list):
-            items = enumerate(value)
-        else:
-            continue
-        if depth > MAX_DEPTH:
-            raise PayloadError(f"{what} nests deeper than {MAX_DEPTH} levels")
-        for key, item in items:
-            if isinstance(key, str):
-                _check_text(key, what)
-            if isinstance(item, (str, dict, list)):
-                stack.append((item, depth + 1))
-
-
-def _check_text(value: str, what: str) -> None:
-    if "\x00" in value:
-        raise PayloadError(f"{what} holds a NUL character (\\u0000), which cannot be stored")
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise PayloadError(f"{what} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text") from None
+    """Raise PayloadError unless the document can be stored as it is."""
+    try:
+        storable.check(document, what)
+    except storable.NotStorable as exc:
+        raise PayloadError(str(exc)) from None
 
 
 def check_count(count: int) -> None:
