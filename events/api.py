@@ -16,6 +16,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
+from config import storable
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
 from events import backtest, breaker, matching, paths, rendering, schedules, services
 from events.filters import BindingFilter, EventFilter, SourceFilter
@@ -251,10 +252,13 @@ class BacktestResultSerializer(serializers.Serializer):
 
 
 class BindingTestRequestSerializer(serializers.Serializer):
-    """Documentation of `bindings/test/`: an inline event or a stored one."""
+    """Documentation of `bindings/test/`: an inline event or a stored one.
+    The source (a slug, here or as the event's `source`) is the one the
+    event comes from: a binding of another source does not match it."""
 
     event = serializers.DictField(required=False)
     event_id = serializers.UUIDField(required=False)
+    source = serializers.SlugField(required=False)
 
 
 class BindingTestResultSerializer(serializers.Serializer):
@@ -337,6 +341,10 @@ def test_document(data) -> dict:
     event = data.get("event")
     if not isinstance(event, dict):
         raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
+    try:
+        storable.check(event, "the event")
+    except storable.NotStorable as exc:
+        raise ValidationError({"event": [str(exc)]}) from None
     document = {
         "name": "",
         "status": "firing",
@@ -349,8 +357,14 @@ def test_document(data) -> dict:
         "source": None,
     }
     document.update({k: v for k, v in event.items() if k in document})
+    if data.get("source") is not None:
+        document["source"] = data["source"]
     if document["status"] not in ("firing", "resolved"):
         raise ValidationError({"event": ["status must be firing or resolved"]})
+    if document["source"] is not None and not (
+        isinstance(document["source"], str) and Source.objects.filter(slug=document["source"]).exists()
+    ):
+        raise ValidationError({"source": [f"no source {document['source']!r}"]})
     return document
 
 

@@ -14,6 +14,7 @@ from events import dedup, hookconfig, matching, rendering
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS
 from events.sources.base import NormalizedEvent
+from runbooks import parameters as params
 from runbooks import services as runbook_services
 from runbooks.models import Execution
 
@@ -280,12 +281,18 @@ def _ended(binding: Binding, event: Event, status: str, error: str) -> Execution
     return execution
 
 
-def test_bindings(document: dict, source: Source | None = None) -> list[dict]:
+def test_bindings(document: dict) -> list[dict]:
     """Which enabled bindings would match this event, and with what
-    parameters, without creating anything."""
+    parameters, without creating anything. A binding of another source than
+    the event's does not match (reason "source ..."); one whose parameters
+    fail to render or fail the runbook's schema matches with the `error`
+    its run would fail with. An event that names no source is tested
+    against every binding, whatever its source."""
     results = []
-    for binding in bindings_for(source):
-        matched, reason = match(binding, document)
+    for binding in bindings_for(None):
+        matched, reason = _source_matches(binding, document.get("source"))
+        if matched:
+            matched, reason = match(binding, document)
         entry = {
             "binding": str(binding.pk),
             "name": binding.name,
@@ -295,9 +302,38 @@ def test_bindings(document: dict, source: Source | None = None) -> list[dict]:
             "error": "",
         }
         if matched:
-            try:
-                entry["parameters"] = rendering.render(binding.parameters, {"event": document})
-            except rendering.RenderError as exc:
-                entry["error"] = str(exc)
+            entry["parameters"], entry["error"] = _would_run_with(binding, document)
         results.append(entry)
     return results
+
+
+def _source_matches(binding: Binding, source) -> tuple[bool, str]:
+    if binding.source_id is None or source is None or binding.source.slug == source:
+        return True, ""
+    return False, f"source is {source!r}, but this binding takes only events of {binding.source.slug!r}"
+
+
+def _would_run_with(binding: Binding, document: dict) -> tuple[dict | None, str]:
+    """(parameters, error) as the run would get them: rendered, converted to
+    the runbook's schema, or the reason the run would fail."""
+    try:
+        parameters = rendering.render(binding.parameters, {"event": document})
+        storable.check(parameters, "the rendered parameters")
+    except (rendering.RenderError, storable.NotStorable) as exc:
+        return None, f"Binding {binding.name}: its parameters could not be rendered: {exc}"
+    version = binding.runbook.current_version
+    if version is None:
+        return parameters, f"runbook {binding.runbook.slug} has no version to run"
+    try:
+        parameters = params.validate(version.parameters, parameters)
+    except params.ParameterError as exc:
+        return parameters, f"the parameters fail the runbook's schema: {exc}"
+    try:
+        dedup.keys_for(binding, document)
+    except rendering.RenderError as exc:
+        return parameters, f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
+    try:
+        runbook_services.concurrency_key(binding.runbook, parameters)
+    except rendering.RenderError as exc:
+        return parameters, f"The concurrency key could not be rendered: {exc}"
+    return parameters, ""
