@@ -28,7 +28,9 @@ def _alertmanager(url, token):
         "title": "alertmanager.yml",
         "language": "yaml",
         "text": text,
-        "note": "Route the alerts to run runbooks for to the `steward` receiver.",
+        "note": "Route the alerts to run runbooks for to the `steward` receiver. Alertmanager re-sends "
+        "still-firing alerts whenever their group changes: Steward runs a binding once per firing "
+        "(fingerprint and startsAt), so a re-notification never runs it again.",
     }
 
 

@@ -442,7 +442,8 @@ class BindingForm(forms.Form):
         max_value=DedupEntry.MAX_WINDOW_SECONDS,
         initial=0,
         label="Dedup window (seconds)",
-        help_text="Within it, a second event with the same key starts no run; 0 runs every time.",
+        help_text="Within it, a second event with the same key starts no run; 0 runs every time, except that an "
+        "Alertmanager or Grafana re-notification of the same firing (fingerprint and startsAt) never runs again.",
     )
     breaker_failures = forms.IntegerField(
         min_value=0,

@@ -104,3 +104,13 @@ def test_occurrences_are_remembered_for_seven_days_then_purged(client, alertmana
     assert _send(client, token, payload)["executions"] == []
     assert dedup.purge(timezone.now() + timedelta(days=7, seconds=1)) == 1
     assert not DedupEntry.objects.exists()
+
+
+def test_the_alertmanager_snippet_and_the_binding_form_say_so(client):
+    from tests.factories import make_user
+
+    client.force_login(make_user("admin", username="ana"))
+    make_source("prom", "alertmanager")
+    assert "a re-notification never runs it again" in client.get("/sources/prom/").content.decode()
+    form = client.get("/bindings/new/").content.decode()
+    assert "re-notification of the same firing (fingerprint and startsAt) never runs again" in form
