@@ -10,7 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
@@ -28,6 +29,23 @@ from runbooks.models import Execution, Runbook
 MAPPING_FIELDS = {"name", "status", "severity", "fingerprint", "summary", "labels", "annotations"}
 # Kinds whose signatures use a signing secret, and whether it is required.
 SIGNING_SECRET_REQUIRED = {"pagerduty": True, "generic": False}
+
+
+class StrictJSONParser(JSONParser):
+    """DRF's parser, also refusing (400, not 500) JSON nested so deep that
+    the decoder recurses out of stack, and strings no database stores (NUL,
+    lone surrogates): bindings and tester events are matched and rendered."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - nested deeper than {storable.MAX_DEPTH} levels") from None
+        try:
+            storable.check(data, "the request")
+        except storable.NotStorable as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        return data
 
 
 def webhook_url(source: Source) -> str:
@@ -127,6 +145,7 @@ class SourceViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = SourceSerializer
+    parser_classes = [StrictJSONParser]
     queryset = Source.objects.all()
     filterset_class = SourceFilter
     lookup_field = "slug"
@@ -283,6 +302,7 @@ class BindingViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = BindingSerializer
+    parser_classes = [StrictJSONParser]
     queryset = Binding.objects.select_related("source", "runbook")
     filterset_class = BindingFilter
     lookup_value_regex = UUID_PATTERN

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import re2
 
+from config import storable
 from events import paths
 
 
@@ -96,6 +97,10 @@ def validate(conditions) -> None:
     """Raise ConditionError with a message a person can act on."""
     if not isinstance(conditions, list):
         raise ConditionError("match must be a list of conditions")
+    try:
+        storable.check(conditions, "match")
+    except storable.NotStorable as exc:
+        raise ConditionError(str(exc)) from None
     for i, condition in enumerate(conditions):
         where = f"match[{i}]"
         if isinstance(condition, dict) and set(condition) == {"any"}:

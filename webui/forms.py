@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 
 from accounts.roles import ROLES
+from config import storable
 from events import matching
 from events.api import BindingSerializer
 from events.models import Binding, DedupEntry, Source
@@ -31,9 +32,15 @@ class JSONField(forms.CharField):
         if not value.strip():
             return {}
         try:
-            return json.loads(value)
+            data = json.loads(value)
+            # What no database stores (NUL, NaN) or nests beyond reason
+            # (which raised RecursionError, a 500) is the field's error.
+            storable.check(data, "the JSON")
+        except RecursionError:
+            raise forms.ValidationError(f"Not valid JSON: nested deeper than {storable.MAX_DEPTH} levels") from None
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        return data
 
     def prepare_value(self, value):
         if isinstance(value, (dict, list)):
@@ -222,9 +229,15 @@ class _JSONValueField(forms.CharField):
         if not value.strip():
             return None
         try:
-            return json.loads(value)
+            data = json.loads(value)
+            # What no database stores (NUL, NaN) or nests beyond reason
+            # (which raised RecursionError, a 500) is the field's error.
+            storable.check(data, "the JSON")
+        except RecursionError:
+            raise forms.ValidationError(f"Not valid JSON: nested deeper than {storable.MAX_DEPTH} levels") from None
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        return data
 
     def prepare_value(self, value):
         return value if isinstance(value, str) else json.dumps(value)

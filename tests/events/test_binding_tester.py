@@ -4,6 +4,7 @@ whose parameters would fail the run says so, and a binding of another
 source does not match."""
 
 import json
+import time
 
 import pytest
 
@@ -119,3 +120,75 @@ def test_the_tester_page_shows_a_match_that_would_fail(client):
     _binding(name="no host", parameters={})
     page = client.post("/bindings/test/", {"event": json.dumps({"name": "X"})}).content.decode()
     assert "would fail" in page and "the parameters fail the runbook" in page
+
+
+def test_a_catastrophic_regex_binding_and_an_evil_label_answer_at_once(viewer):
+    """A viewer could freeze the web tier through the tester with the event
+    that froze it through the webhook."""
+    _binding(name="evil", match=[{"path": "labels.x", "op": "regex", "value": "^(a+)+$"}])
+    started = time.monotonic()
+    for _ in range(3):
+        result = ask_tester(viewer, {"event": {"name": "X", "labels": {"x": "a" * 29 + "b"}}})["evil"]
+        assert result["matched"] is False
+    assert time.monotonic() - started < 1.0
+
+
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"event": {"name": "X", "payload": ' + DEEP + "}}",
+        '{"event": {"name": "X"}, "extra": "\\u0000"}',
+        '{"event": {"name": "X", "labels": {"x": "\\ud800"}}}',
+    ],
+)
+def test_a_hostile_tester_request_is_400(viewer, body):
+    response = viewer.post("/api/v1/bindings/test/", data=body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith("JSON parse error")
+
+
+def test_the_tester_page_refuses_deep_json_on_the_field(client):
+    client.force_login(make_user("viewer", username="vic"))
+    response = client.post("/bindings/test/", {"event": '{"name": "X", "payload": ' + DEEP + "}"})
+    assert response.status_code == 200
+    assert "nested deeper than 64 levels" in response.content.decode()
+
+
+# --- saving a binding ----------------------------------------------------------
+
+
+@pytest.fixture
+def author():
+    from django.test import Client
+
+    return Client(HTTP_AUTHORIZATION=f"Bearer {api_token(make_user('author', username='ana'))}")
+
+
+@pytest.mark.parametrize(
+    "changes,words",
+    [
+        ({"match": [{"path": "name", "op": "regex", "value": "(a)\\1"}]}, "match: match[0]: invalid regex"),
+        ({"match": [{"path": "name", "op": "iregex", "value": "(?<=x)y"}]}, "match: match[0]: invalid regex"),
+        ({"match": [{"path": "name", "op": "eq", "value": "a\u0000"}]}, "NUL"),
+        ({"parameters": {"host": "a\u0000"}}, "NUL"),
+        ({"match": [{"path": "payload.x[" + "9" * 5000 + "]", "op": "exists"}]}, "match: match[0].path"),
+    ],
+)
+def test_a_binding_that_could_hang_or_not_be_stored_is_400_naming_it(author, changes, words):
+    make_runbook(slug="rb")
+    body = {"name": "b", "runbook": "rb", **changes}
+    response = author.post("/api/v1/bindings/", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert words in response.json()["detail"]
+    assert not Binding.objects.exists()
+
+
+def test_a_binding_nested_too_deep_is_400(author):
+    make_runbook(slug="rb")
+    body = '{"name": "b", "runbook": "rb", "parameters": {"x": ' + DEEP + "}}"
+    response = author.post("/api/v1/bindings/", data=body, content_type="application/json")
+    assert response.status_code == 400 and "deeper than 64" in response.json()["detail"]
+    assert not Binding.objects.exists()
