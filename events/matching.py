@@ -194,5 +194,11 @@ def explain(condition: dict, document: dict) -> str:
         return f"{path} is missing"
     if op in ("gt", "gte", "lt", "lte") and _number(actual) is None:
         return f"{path} is {actual!r}, which is not a number"
+    if op in ("regex", "iregex"):
+        try:
+            _regex(condition.get("value"), op == "iregex")
+        except (ConditionError, TypeError) as exc:
+            # Saved before patterns were checked with RE2: it never matches.
+            return f"the pattern {condition.get('value')!r} never matches: {exc}; edit the binding"
     phrase = _PHRASES.get(op, "does not hold")
     return f"{path} " + phrase.format(actual=repr(actual), value=repr(condition.get("value")))

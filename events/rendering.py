@@ -10,11 +10,52 @@ template it is, and every other one goes on."""
 from functools import lru_cache
 
 from jinja2 import StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from config import storable
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+# Characters or items one step of a template may build. Rendering runs in
+# the web request: `{{ 9 ** 9 ** 9 }}` or `{{ "x" * 10 ** 9 }}` in one
+# binding would hold a worker's CPU or memory for every matching alert.
+MAX_SIZE = 100_000
+MAX_BITS = 1_000_000
+_PADDING = {"center", "ljust", "rjust", "zfill", "expandtabs"}
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Jinja2's sandbox, with the operators and string methods that build a
+    huge value from a short template refused (SecurityError, so the run
+    fails with the reason). Filters are not bounded here: see MAX_SIZE."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" and _integer(left) and _integer(right) and left.bit_length() * right > MAX_BITS:
+            raise SecurityError(f"a power of more than {MAX_BITS} bits is too large to compute here")
+        if operator == "*" and _integer(left) and _integer(right):
+            if left.bit_length() + right.bit_length() > MAX_BITS:
+                raise SecurityError(f"a product of more than {MAX_BITS} bits is too large to compute here")
+        elif operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and _integer(times) and len(sequence) * times > MAX_SIZE:
+                    raise SecurityError(f"the product would hold more than {MAX_SIZE} items")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):
+        # Jinja2's own signature (the double underscores keep keyword
+        # arguments named "self" or "context" free for the callee).
+        padding = getattr(__obj, "__name__", "") in _PADDING and isinstance(getattr(__obj, "__self__", None), str)
+        if padding and any(_integer(a) and a > MAX_SIZE for a in (*args, *kwargs.values())):
+            raise SecurityError(f"{__obj.__name__}() of more than {MAX_SIZE} characters")
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+_env = _Sandbox(undefined=StrictUndefined, autoescape=False)
 
 
 class RenderError(ValueError):

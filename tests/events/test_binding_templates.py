@@ -2,6 +2,8 @@
 failed run of that binding, never the request's 500; templates that render
 booleans, numbers, lists and objects give the types the runbook asks for."""
 
+import time
+
 import pytest
 
 from audit import trail
@@ -159,3 +161,28 @@ def test_a_rendered_value_that_is_not_the_declared_type_fails_the_schema_clearly
     (run,) = _runs(post(client, "am", load("alertmanager/firing-one-alert.json"), source[1])).values()
     assert run.status == "failed"
     assert run.error.startswith("Binding typed: Invalid parameters:") and name in run.error
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 9 ** 999999999 }}",
+        "{{ 2 ** 256 ** 256 ** 256 }}",
+        "{% set x = 10 ** 200000 %}{{ x * x * x * x * x * x }}",
+        '{{ "x" * 10 ** 9 }}',
+        "{{ [0] * 10 ** 9 }}",
+        '{{ "x".center(10 ** 9) }}',
+    ],
+)
+def test_a_template_building_a_huge_value_fails_at_once(template):
+    """Rendering runs in the webhook's request: one binding must not hold a
+    web worker's CPU or memory for every alert it matches."""
+    started = time.monotonic()
+    with pytest.raises(rendering.RenderError, match=r"too large|more than"):
+        rendering.render(template, {"event": {}})
+    assert time.monotonic() - started < 1.0
+
+
+def test_ordinary_arithmetic_and_repetition_still_render():
+    rendered = rendering.render("{{ 2 ** 10 }} {{ 'ab' * 3 }} {{ 6 * 7 }} {{ 'x'.center(5) }}", {})
+    assert rendered == "1024 ababab 42   x  "

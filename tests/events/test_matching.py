@@ -190,3 +190,10 @@ def test_an_overlong_path_or_index_is_a_clear_refusal(path):
     with pytest.raises(matching.ConditionError, match="path"):
         matching.validate([{"path": path, "op": "exists"}])
     assert paths.resolve(EVENT, path) is paths.MISSING
+
+
+def test_a_refused_pattern_stored_earlier_is_explained():
+    condition = {"path": "name", "op": "regex", "value": r"(H)\1"}
+    matched, reason = matching.evaluate([condition], EVENT)
+    assert not matched
+    assert reason.startswith(r"the pattern '(H)\\1' never matches: invalid regex") and "edit the binding" in reason
