@@ -350,6 +350,9 @@ STEWARD_METRICS_ALLOW = env_list("STEWARD_METRICS_ALLOW", "127.0.0.1/32,::1/128"
 STEWARD_RUNBOOK_USER = env_str("STEWARD_RUNBOOK_USER", "nobody")
 # Largest webhook body accepted (bytes); larger answers 413.
 STEWARD_WEBHOOK_MAX_BYTES = env_int("STEWARD_WEBHOOK_MAX_BYTES", 1024 * 1024)
+# Most alerts one webhook request may carry (every kind); more answers 413,
+# so one huge group cannot hold the web tier for seconds.
+STEWARD_WEBHOOK_MAX_ALERTS = env_int("STEWARD_WEBHOOK_MAX_ALERTS", 1000, minimum=1)
 # Public base URL used in printed webhook URLs and snippets.
 STEWARD_BASE_URL = env_str("STEWARD_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 

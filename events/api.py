@@ -10,12 +10,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
+from config import storable
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
 from events import backtest, breaker, matching, paths, rendering, schedules, services
 from events.filters import BindingFilter, EventFilter, SourceFilter
@@ -27,6 +29,23 @@ from runbooks.models import Execution, Runbook
 MAPPING_FIELDS = {"name", "status", "severity", "fingerprint", "summary", "labels", "annotations"}
 # Kinds whose signatures use a signing secret, and whether it is required.
 SIGNING_SECRET_REQUIRED = {"pagerduty": True, "generic": False}
+
+
+class StrictJSONParser(JSONParser):
+    """DRF's parser, also refusing (400, not 500) JSON nested so deep that
+    the decoder recurses out of stack, and strings no database stores (NUL,
+    lone surrogates): bindings and tester events are matched and rendered."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - nested deeper than {storable.MAX_DEPTH} levels") from None
+        try:
+            storable.check(data, "the request")
+        except storable.NotStorable as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        return data
 
 
 def webhook_url(source: Source) -> str:
@@ -134,6 +153,7 @@ class SourceViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = SourceSerializer
+    parser_classes = [StrictJSONParser]
     queryset = Source.objects.all()
     filterset_class = SourceFilter
     lookup_field = "slug"
@@ -267,10 +287,13 @@ class BacktestResultSerializer(serializers.Serializer):
 
 
 class BindingTestRequestSerializer(serializers.Serializer):
-    """Documentation of `bindings/test/`: an inline event or a stored one."""
+    """Documentation of `bindings/test/`: an inline event or a stored one.
+    The source (a slug, here or as the event's `source`) is the one the
+    event comes from: a binding of another source does not match it."""
 
     event = serializers.DictField(required=False)
     event_id = serializers.UUIDField(required=False)
+    source = serializers.SlugField(required=False)
 
 
 class BindingTestResultSerializer(serializers.Serializer):
@@ -295,6 +318,7 @@ class BindingViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = BindingSerializer
+    parser_classes = [StrictJSONParser]
     queryset = Binding.objects.select_related("source", "runbook")
     filterset_class = BindingFilter
     lookup_value_regex = UUID_PATTERN
@@ -353,6 +377,10 @@ def test_document(data) -> dict:
     event = data.get("event")
     if not isinstance(event, dict):
         raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
+    try:
+        storable.check(event, "the event")
+    except storable.NotStorable as exc:
+        raise ValidationError({"event": [str(exc)]}) from None
     document = {
         "name": "",
         "status": "firing",
@@ -365,8 +393,14 @@ def test_document(data) -> dict:
         "source": None,
     }
     document.update({k: v for k, v in event.items() if k in document})
+    if data.get("source") is not None:
+        document["source"] = data["source"]
     if document["status"] not in ("firing", "resolved"):
         raise ValidationError({"event": ["status must be firing or resolved"]})
+    if document["source"] is not None and not (
+        isinstance(document["source"], str) and Source.objects.filter(slug=document["source"]).exists()
+    ):
+        raise ValidationError({"source": [f"no source {document['source']!r}"]})
     return document
 
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from events import dedup
+from events import dedup, rendering
 from events.models import Binding, Event
 from events.services import event_context, match
+from events.sources import ADAPTERS
 
 MAX_EVENTS = 20_000
 
@@ -20,6 +21,7 @@ def backtest(binding: Binding, days: int) -> dict:
     if binding.source_id:
         events = events.filter(source_id=binding.source_id)
     last_run: dict[str, object] = {}
+    occurrences: set[str] = set()  # re-notifications of these ran no binding
     window = timedelta(seconds=binding.dedup_window_seconds)
     examined = matched = would_run = deduplicated = 0
     reasons: Counter = Counter()
@@ -33,12 +35,21 @@ def backtest(binding: Binding, days: int) -> dict:
             reasons[reason] += 1
             continue
         matched += 1
-        key = dedup.key_for(binding, document)
+        occurrence = getattr(ADAPTERS.get(event.source.kind), "occurrence", None)
+        identity = occurrence(event) if occurrence else ""
+        try:
+            key = dedup.key_for(binding, document)
+        except rendering.RenderError:
+            key = document["fingerprint"]  # the run would have failed; it counts as one
         started = last_run.get(key)
-        if binding.dedup_window_seconds and started is not None and event.received_at - started < window:
+        if (binding.dedup_window_seconds and started is not None and event.received_at - started < window) or (
+            identity and identity in occurrences
+        ):
             deduplicated += 1
             continue
         last_run[key] = event.received_at
+        if identity:
+            occurrences.add(identity)
         would_run += 1
     return {
         "days": days,

@@ -5,8 +5,18 @@ The key is the binding's `dedup_key` template rendered from the event, or
 the event's fingerprint. Concurrent requests carrying the same alert are
 serialized by locking the binding rows, so a storm of one alert starts
 exactly one run.
+
+Alert-group tools (Alertmanager, Grafana) re-send every still-firing alert
+of a group whenever the group changes, and again every repeat interval. For
+their events each binding also keys on the alert's occurrence, its
+fingerprint and `startsAt` (and status): a re-notification of a firing that
+already ran starts nothing, whatever the window (even the default 0), while
+a new firing of the same alert (a new `startsAt`) runs. Those keys are kept
+for DedupEntry.MAX_WINDOW_SECONDS (7 days), after which the sweep's purge
+drops them like any other entry.
 """
 
+import hashlib
 from datetime import timedelta
 
 from django.db import connection
@@ -19,14 +29,34 @@ _CREATED = DedupEntry._meta.get_field("created_at")
 _EXECUTION = DedupEntry._meta.get_field("execution").target_field
 
 
+OCCURRENCE_SECONDS = DedupEntry.MAX_WINDOW_SECONDS
+OCCURRENCE_PREFIX = "occurrence:"
+
+
 def key_for(binding: Binding, document: dict) -> str:
+    """The binding's dedup key for this event. Raises RenderError when its
+    template fails: the caller records a failed run of that binding."""
     if not binding.dedup_key:
         return document["fingerprint"]
-    try:
-        return str(rendering.render(binding.dedup_key, {"event": document}))[:200]
-    except rendering.RenderError:
-        # A key that cannot be rendered must not silence every alert.
-        return document["fingerprint"]
+    return str(rendering.render(binding.dedup_key, {"event": document}))[:200]
+
+
+def occurrence_key(identity: str) -> str:
+    """The stored key of an alert's occurrence (see the module's docstring);
+    hashed, as the tool's fingerprint and startsAt may be long."""
+    return OCCURRENCE_PREFIX + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+def keys_for(binding: Binding, document: dict, identity: str = "") -> list[tuple[str, int]]:
+    """(key, seconds it covers) for each key this event takes for `binding`:
+    the window's key when the binding has a window, and the occurrence's key
+    when the tool names one (`identity`). Raises RenderError like key_for."""
+    keys = []
+    if binding.dedup_window_seconds:
+        keys.append((key_for(binding, document), binding.dedup_window_seconds))
+    if identity:
+        keys.append((occurrence_key(identity), OCCURRENCE_SECONDS))
+    return keys
 
 
 class Window:
@@ -40,13 +70,13 @@ class Window:
         self.entries: list[DedupEntry] = []
 
     def statements(self, wanted) -> list[tuple[str, list]]:
-        """For `wanted`, (binding, key) pairs: lock the bindings that
-        deduplicate for the rest of the transaction (in primary-key order, so
-        two requests never wait on each other in a cycle), then read the runs
-        covering those keys: after the lock, a request that held it has
-        committed its entries. Run them with config.batch.query and hand
-        their rows to `load`."""
-        self.wanted = {(b.pk, key): b for b, key in wanted if b.dedup_window_seconds}
+        """For `wanted`, (binding, key, seconds) triples from `keys_for`: lock
+        the bindings that deduplicate for the rest of the transaction (in
+        primary-key order, so two requests never wait on each other in a
+        cycle), then read the runs covering those keys: after the lock, a
+        request that held it has committed its entries. Run them with
+        config.batch.query and hand their rows to `load`."""
+        self.wanted = {(b.pk, key): seconds for b, key, seconds in wanted}
         if not self.wanted:
             return []
         ids = sorted({pk for pk, _ in self.wanted})
@@ -57,8 +87,8 @@ class Window:
             [_BINDING.get_db_prep_value(pk, connection) for pk in ids],
         )
         conditions, params = [], []
-        for (pk, key), binding in self.wanted.items():
-            since = self.now - timedelta(seconds=binding.dedup_window_seconds)
+        for (pk, key), seconds in self.wanted.items():
+            since = self.now - timedelta(seconds=seconds)
             conditions.append("(binding_id = %s AND key = %s AND created_at >= %s)")
             params += [_BINDING.get_db_prep_value(pk, connection), key, _CREATED.get_db_prep_value(since, connection)]
         reading = (
@@ -78,19 +108,17 @@ class Window:
 
     def covering(self, binding: Binding, key: str):
         """The id of the run that covers this key, or None (after `load`)."""
-        if not binding.dedup_window_seconds:
-            return None
         if (binding.pk, key) in self.started:
             return self.started[(binding.pk, key)]
         return self.found.get((binding.pk, key))
 
     def remember(self, binding: Binding, key: str, execution) -> None:
-        if binding.dedup_window_seconds:
-            self.started[(binding.pk, key)] = execution.pk
-            self.entries.append(DedupEntry(binding=binding, key=key, execution=execution, created_at=self.now))
+        self.started[(binding.pk, key)] = execution.pk
+        self.entries.append(DedupEntry(binding=binding, key=key, execution=execution, created_at=self.now))
 
 
 def purge(now) -> int:
-    """Entries older than the longest window allowed are of no use."""
+    """Entries older than the longest window allowed (which is also how long
+    an occurrence is remembered) are of no use."""
     cutoff = now - timedelta(seconds=DedupEntry.MAX_WINDOW_SECONDS)
     return DedupEntry.objects.filter(created_at__lt=cutoff).delete()[0]

@@ -2,9 +2,11 @@
 plus `{"any": [conditions]}` groups of which one must hold."""
 
 import fnmatch
-import re
 from functools import lru_cache
 
+import re2
+
+from config import storable
 from events import paths
 
 
@@ -33,9 +35,35 @@ def _compare(check):
     return op
 
 
+# Longer patterns than this are refused at save: nobody writes one by hand.
+MAX_PATTERN = 1000
+
+
 @lru_cache(maxsize=1024)
-def _regex(pattern: str, flags: int = 0):
-    return re.compile(pattern, flags)
+def _regex(pattern: str, ignore_case: bool = False):
+    """The compiled pattern, once per process. RE2 matches in time linear in
+    the text whatever the pattern: Python's backtracking `re` let one binding
+    (`^(a+)+$`) and a 29-character label freeze the web tier. RE2 refuses what
+    it cannot match that way (backreferences, lookarounds): ConditionError."""
+    options = re2.Options()
+    options.case_sensitive = not ignore_case
+    options.log_errors = False  # a refused pattern is the caller's 400, not a log line
+    try:
+        return re2.compile(pattern, options)
+    except UnicodeEncodeError:
+        raise ConditionError("invalid regex: it is not valid Unicode text") from None
+    except re2.error as exc:
+        message = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ConditionError(f"invalid regex (RE2 syntax, no backreferences or lookarounds): {message}") from None
+
+
+def _search(pattern: str, actual, ignore_case: bool = False) -> bool:
+    try:
+        return _regex(pattern, ignore_case).search(_text(actual)) is not None
+    except (ConditionError, UnicodeEncodeError):
+        # A stored pattern RE2 refuses (saved before validation used RE2), or
+        # text that is not UTF-8: no match, never an error for the alert.
+        return False
 
 
 def _text(value) -> str:
@@ -50,8 +78,8 @@ OPS = {
     "contains": lambda a, b: (b in a) if isinstance(a, (list, dict)) else _text(b) in _text(a),
     "not_contains": lambda a, b: not OPS["contains"](a, b),
     "icontains": lambda a, b: _text(b).lower() in _text(a).lower(),
-    "regex": lambda a, b: _regex(b).search(_text(a)) is not None,
-    "iregex": lambda a, b: _regex(b, re.IGNORECASE).search(_text(a)) is not None,
+    "regex": lambda a, b: _search(b, a),
+    "iregex": lambda a, b: _search(b, a, ignore_case=True),
     "glob": lambda a, b: fnmatch.fnmatchcase(_text(a), b),
     "startswith": lambda a, b: _text(a).startswith(_text(b)),
     "endswith": lambda a, b: _text(a).endswith(_text(b)),
@@ -69,6 +97,10 @@ def validate(conditions) -> None:
     """Raise ConditionError with a message a person can act on."""
     if not isinstance(conditions, list):
         raise ConditionError("match must be a list of conditions")
+    try:
+        storable.check(conditions, "match")
+    except storable.NotStorable as exc:
+        raise ConditionError(str(exc)) from None
     for i, condition in enumerate(conditions):
         where = f"match[{i}]"
         if isinstance(condition, dict) and set(condition) == {"any"}:
@@ -97,10 +129,12 @@ def validate(conditions) -> None:
         if op in ("regex", "iregex", "glob") and not isinstance(value, str):
             raise ConditionError(f"{where}: {op} takes a string")
         if op in ("regex", "iregex"):
+            if len(value) > MAX_PATTERN:
+                raise ConditionError(f"{where}: the pattern is longer than {MAX_PATTERN} characters")
             try:
-                _regex(value)
-            except re.error as exc:
-                raise ConditionError(f"{where}: invalid regex: {exc}") from None
+                _regex(value, op == "iregex")
+            except ConditionError as exc:
+                raise ConditionError(f"{where}: {exc}") from None
 
 
 def holds(condition: dict, document: dict) -> bool:
@@ -160,5 +194,11 @@ def explain(condition: dict, document: dict) -> str:
         return f"{path} is missing"
     if op in ("gt", "gte", "lt", "lte") and _number(actual) is None:
         return f"{path} is {actual!r}, which is not a number"
+    if op in ("regex", "iregex"):
+        try:
+            _regex(condition.get("value"), op == "iregex")
+        except (ConditionError, TypeError) as exc:
+            # Saved before patterns were checked with RE2: it never matches.
+            return f"the pattern {condition.get('value')!r} never matches: {exc}; edit the binding"
     phrase = _PHRASES.get(op, "does not hold")
     return f"{path} " + phrase.format(actual=repr(actual), value=repr(condition.get("value")))

@@ -5,10 +5,12 @@ import re
 from functools import lru_cache
 
 MISSING = object()
+# Paths are written by hand; a longer one is a mistake or an attack.
+MAX_PATH = 500
 _TOKEN = re.compile(
     r"""\s*(?:
         \.?([^.\[\]"']+)                 # .name
-      | \[\s*(-?\d+)\s*\]               # [3]
+      | \[\s*(-?\d{1,9})\s*\]            # [3]
       | \[\s*"((?:[^"\\]|\\.)*)"\s*\]  # ["key.with.dots"]
       | \[\s*'((?:[^'\\]|\\.)*)'\s*\]  # ['key']
     )""",
@@ -25,6 +27,8 @@ def parse(path: str) -> tuple:
     """Split a path into keys (str) and list indexes (int)."""
     if not isinstance(path, str) or not path.strip():
         raise PathError("path must be a non-empty string")
+    if len(path) > MAX_PATH:
+        raise PathError(f"path is longer than {MAX_PATH} characters")
     parts, pos = [], 0
     while pos < len(path):
         m = _TOKEN.match(path, pos)
@@ -40,9 +44,14 @@ def parse(path: str) -> tuple:
 
 
 def resolve(document, path: str):
-    """The value at `path`, or MISSING."""
+    """The value at `path`, or MISSING (also for a path stored before a rule
+    that now refuses it: an alert never fails on a binding's old path)."""
+    try:
+        parts = parse(path)
+    except PathError:
+        return MISSING
     value = document
-    for part in parse(path):
+    for part in parts:
         if isinstance(part, int):
             if isinstance(value, list) and -len(value) <= part < len(value):
                 value = value[part]

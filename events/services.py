@@ -8,12 +8,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit import trail
-from config import batch
+from config import batch, storable
 from config.slugs import unique_slug
 from events import dedup, hookconfig, limits, matching, rendering
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS
 from events.sources.base import NormalizedEvent, PayloadError
+from runbooks import parameters as params
 from runbooks import services as runbook_services
 from runbooks.models import Execution
 
@@ -232,36 +233,51 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings
     events = [Event(source=source, received_at=now, **vars(alert)) for alert in alerts]
     if bindings is None:
         bindings = bindings_for(source)
+    occurrence = getattr(ADAPTERS.get(source.kind), "occurrence", None)
     matches = []
     for event in events:
         document = event_context(event)
+        identity = occurrence(event) if occurrence else ""
         for binding in bindings:
             if binding.runbook.current_version is not None and match(binding, document)[0]:
                 if binding.tripped_at:
-                    matches.append((event, binding, None, _skipped_by_breaker(binding, event)))
-                else:
-                    # Built before the transaction, so the locks below are held
-                    # for round trips, not for rendering and schema checks.
-                    key = dedup.key_for(binding, document)
-                    matches.append((event, binding, key, _execution_for(binding, event, document)))
+                    matches.append((event, binding, [], _skipped_by_breaker(binding, event)))
+                    continue
+                # Built before the transaction, so the locks below are held
+                # for round trips, not for rendering and schema checks.
+                try:
+                    keys = dedup.keys_for(binding, document, identity)
+                except rendering.RenderError as exc:
+                    error = f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
+                    matches.append((event, binding, [], _ended(binding, event, Execution.Status.FAILED, error)))
+                    continue
+                matches.append((event, binding, keys, _execution_for(binding, event, document)))
     with transaction.atomic():
         window = dedup.Window(now)
         # One round trip: lock the deduplicating bindings, read their windows,
         # lock the audit chain's head.
-        wanted = [(binding, key) for _, binding, key, _ in matches if key is not None]
+        wanted = [(binding, key, seconds) for _, binding, keys, _ in matches for key, seconds in keys]
         *found, head = batch.query([*window.statements(wanted), trail.lock_head()])
         window.load(found)
         executions = []
-        for event, binding, key, execution in matches:
-            covering = window.covering(binding, key) if key is not None else None
-            if covering:
-                reason = (
-                    f"binding {binding.name}: duplicate of execution {covering} within {binding.dedup_window_seconds}s"
-                )
+        for event, binding, keys, execution in matches:
+            covered = next(((key, pk) for key, _ in keys if (pk := window.covering(binding, key))), None)
+            if covered:
+                key, covering = covered
+                if key.startswith(dedup.OCCURRENCE_PREFIX):
+                    reason = (
+                        f"binding {binding.name}: a re-notification of the same alert (fingerprint and startsAt),"
+                        f" which execution {covering} ran for"
+                    )
+                else:
+                    reason = (
+                        f"binding {binding.name}: duplicate of execution {covering}"
+                        f" within {binding.dedup_window_seconds}s"
+                    )
                 event.suppressed_reason = "; ".join(filter(None, [event.suppressed_reason, reason]))
                 continue
             executions.append(execution)
-            if key is not None:
+            for key, _ in keys:
                 window.remember(binding, key, execution)
         # The rows go in with their audit entries, in one round trip; unless
         # a resolved alert may cancel runs, which must see them stored first.
@@ -317,12 +333,21 @@ def _cancel_on_resolve(events: list[Event], bindings: list[Binding], now) -> lis
 
 
 def _execution_for(binding: Binding, event: Event, document: dict) -> Execution:
+    """The run this binding starts for the event; a failed one, naming the
+    binding, when its templates fail (any error, even ZeroDivisionError) or
+    its parameters fail the runbook's schema: that binding's attempt stays in
+    the history, and the request and every other binding go on."""
     status = Execution.Status.AWAITING_APPROVAL if binding.requires_approval else Execution.Status.QUEUED
     try:
         parameters = rendering.render(binding.parameters, {"event": document})
-    except rendering.RenderError as exc:
-        return _ended(binding, event, Execution.Status.FAILED, f"Parameters could not be rendered: {exc}")
-    return runbook_services.new_execution(binding.runbook, parameters, event=event, binding=binding, status=status)
+        storable.check(parameters, "the rendered parameters")
+    except (rendering.RenderError, storable.NotStorable) as exc:
+        error = f"Binding {binding.name}: its parameters could not be rendered: {exc}"
+        return _ended(binding, event, Execution.Status.FAILED, error)
+    execution = runbook_services.new_execution(binding.runbook, parameters, event=event, binding=binding, status=status)
+    if execution.status == Execution.Status.FAILED:
+        execution.error = f"Binding {binding.name}: {execution.error}"
+    return execution
 
 
 def _skipped_by_breaker(binding: Binding, event: Event) -> Execution:
@@ -338,12 +363,18 @@ def _ended(binding: Binding, event: Event, status: str, error: str) -> Execution
     return execution
 
 
-def test_bindings(document: dict, source: Source | None = None) -> list[dict]:
+def test_bindings(document: dict) -> list[dict]:
     """Which enabled bindings would match this event, and with what
-    parameters, without creating anything."""
+    parameters, without creating anything. A binding of another source than
+    the event's does not match (reason "source ..."); one whose parameters
+    fail to render or fail the runbook's schema matches with the `error`
+    its run would fail with. An event that names no source is tested
+    against every binding, whatever its source."""
     results = []
-    for binding in bindings_for(source):
-        matched, reason = match(binding, document)
+    for binding in bindings_for(None):
+        matched, reason = _source_matches(binding, document.get("source"))
+        if matched:
+            matched, reason = match(binding, document)
         entry = {
             "binding": str(binding.pk),
             "name": binding.name,
@@ -353,9 +384,38 @@ def test_bindings(document: dict, source: Source | None = None) -> list[dict]:
             "error": "",
         }
         if matched:
-            try:
-                entry["parameters"] = rendering.render(binding.parameters, {"event": document})
-            except rendering.RenderError as exc:
-                entry["error"] = str(exc)
+            entry["parameters"], entry["error"] = _would_run_with(binding, document)
         results.append(entry)
     return results
+
+
+def _source_matches(binding: Binding, source) -> tuple[bool, str]:
+    if binding.source_id is None or source is None or binding.source.slug == source:
+        return True, ""
+    return False, f"source is {source!r}, but this binding takes only events of {binding.source.slug!r}"
+
+
+def _would_run_with(binding: Binding, document: dict) -> tuple[dict | None, str]:
+    """(parameters, error) as the run would get them: rendered, converted to
+    the runbook's schema, or the reason the run would fail."""
+    try:
+        parameters = rendering.render(binding.parameters, {"event": document})
+        storable.check(parameters, "the rendered parameters")
+    except (rendering.RenderError, storable.NotStorable) as exc:
+        return None, f"Binding {binding.name}: its parameters could not be rendered: {exc}"
+    version = binding.runbook.current_version
+    if version is None:
+        return parameters, f"runbook {binding.runbook.slug} has no version to run"
+    try:
+        parameters = params.validate(version.parameters, parameters)
+    except params.ParameterError as exc:
+        return parameters, f"the parameters fail the runbook's schema: {exc}"
+    try:
+        dedup.keys_for(binding, document)
+    except rendering.RenderError as exc:
+        return parameters, f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
+    try:
+        runbook_services.concurrency_key(binding.runbook, parameters)
+    except rendering.RenderError as exc:
+        return parameters, f"The concurrency key could not be rendered: {exc}"
+    return parameters, ""

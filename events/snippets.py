@@ -42,7 +42,9 @@ receivers:
         "text": text,
         "note": "A complete alertmanager.yml that sends every alert to Steward. If you already have one, "
         "add the steward receiver to its receivers and a route to it: under route, add routes: with "
-        "- receiver: steward, continue: true and matchers for the alerts that should run runbooks.",
+        "- receiver: steward, continue: true and matchers for the alerts that should run runbooks. "
+        "Alertmanager re-sends still-firing alerts whenever their group changes: Steward runs a binding "
+        "once per firing (fingerprint and startsAt), so a re-notification never runs it again.",
     }
 
 

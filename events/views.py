@@ -6,7 +6,6 @@ the kind's adapter turns the body into events, stored in one transaction:
 202 only once they are committed. Whatever is refused stores nothing.
 """
 
-import json
 import logging
 
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_POST
 from events import hookconfig, limits, services
 from events.credentials import presented_token
 from events.sources import ADAPTERS
-from events.sources.base import PayloadError, SignatureError, UpstreamError
+from events.sources.base import PayloadError, SignatureError, TooManyAlerts, UpstreamError, check_count, decode_json
 
 log = logging.getLogger(__name__)
 JSON_TYPES = ("application/json",)
@@ -96,8 +95,11 @@ def _hook(request, slug):
         if reply is not None:
             return JsonResponse(reply)
         alerts = adapter.parse(document, source)
+        check_count(len(alerts))  # every kind; the group kinds check before parsing
     except SignatureError as exc:
         return _unauthorized(adapter, str(exc))
+    except TooManyAlerts as exc:
+        return _error(413, str(exc))
     except PayloadError as exc:
         return _error(400, str(exc))
     except UpstreamError as exc:
@@ -107,10 +109,7 @@ def _hook(request, slug):
 
 
 def _decode(body: bytes):
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"The body is not valid JSON: {exc}") from None
+    return decode_json(body)
 
 
 def _store(request, config, adapter, document, alerts) -> JsonResponse:

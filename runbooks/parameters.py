@@ -1,11 +1,16 @@
 """Runbook parameters: a JSON Schema object, validated with jsonschema.
 
 Parameters rendered from an alert arrive as strings; `coerce()` turns them
-into the declared number or boolean before validation, so a schema saying
-`{"type": "integer"}` works for both the API and a binding's template.
+into the type the schema declares (boolean, integer, number, array, object)
+before validation, so `{"type": "integer"}` works for both the API and a
+binding's template. Templates print Python values: `{{ x == "y" }}` renders
+"False" and `{{ labels.hosts.split(",") }}` renders "['a', 'b']", so those
+forms are read too. A string parameter stays the string it rendered.
 """
 
+import ast
 import json
+import math
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -41,26 +46,93 @@ def check_schema(schema) -> None:
 
 
 def coerce(schema: dict, values: dict) -> dict:
-    """Convert string values to the declared scalar type where it parses."""
+    """Convert string values to the declared type where they parse as it."""
     properties = schema.get("properties", {})
     out = dict(values)
     for name, value in values.items():
         declared = properties.get(name, {}).get("type") if isinstance(properties.get(name), dict) else None
-        if not isinstance(value, str) or declared not in ("integer", "number", "boolean"):
+        if not isinstance(value, str) or declared not in _PARSERS:
             continue
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            continue
-        if _SCALAR_CHECKS[declared](parsed):
+        parsed = _PARSERS[declared](value.strip())
+        if parsed is not _UNPARSED:
             out[name] = parsed
     return out
 
 
-_SCALAR_CHECKS = {
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+_UNPARSED = object()
+# A rendered list or object longer than this stays text (and fails the
+# schema): ast.literal_eval's cost grows with its input.
+MAX_LITERAL = 100_000
+
+
+def _json(text: str):
+    """JSON, without NaN or Infinity (no JSON column stores them)."""
+    return json.loads(text, parse_constant=_refuse)
+
+
+def _refuse(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _boolean(text: str):
+    return {"true": True, "false": False}.get(text.lower(), _UNPARSED)
+
+
+def _integer(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        number = _number(text)
+        return int(number) if isinstance(number, float) and number.is_integer() else _UNPARSED
+
+
+def _number(text: str):
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            return _UNPARSED
+    return number if math.isfinite(number) else _UNPARSED
+
+
+def _container(kind: type):
+    def parse(text: str):
+        if len(text) > MAX_LITERAL:
+            return _UNPARSED
+        for read in (_json, ast.literal_eval):
+            try:
+                value = read(text)
+            except Exception:  # a literal that does not parse (or is too deep) is not one
+                continue
+            if isinstance(value, kind) and _plain(value):
+                return value
+        return _UNPARSED
+
+    return parse
+
+
+def _plain(value, depth: int = 0) -> bool:
+    """Whether a literal holds only what JSON holds (no tuple, set, bytes,
+    complex, NaN), so that it can be stored and handed to the runbook."""
+    if depth > 64:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int, bool))
+
+
+_PARSERS = {
+    "boolean": _boolean,
+    "integer": _integer,
+    "number": _number,
+    "array": _container(list),
+    "object": _container(dict),
 }
 
 

@@ -2,8 +2,6 @@
 configuration, create, edit and delete bindings, test them against an
 event, reset a tripped binding."""
 
-import json
-import re
 import uuid
 from urllib.parse import urlsplit
 
@@ -16,10 +14,11 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import actor_of
-from events import backtest, breaker, paths, services, snippets
+from events import backtest, breaker, services, snippets
 from events.api import SourceSerializer, test_document, webhook_url
 from events.filters import BindingFilter
 from events.models import Binding, Event, Schedule, Source
+from events.samples import sample_event
 from webui.access import role_required
 from webui.filters import list_page
 from webui.forms import BindingForm, BindingTestForm, SourceForm
@@ -258,58 +257,6 @@ def _uuid_or_none(value: str):
         return str(uuid.UUID(value))
     except ValueError:
         return None
-
-
-# A value that makes each kind of condition hold (the others are left out).
-_SAMPLES = {
-    "eq": lambda v: v,
-    "in": lambda v: v[0] if isinstance(v, list) and v else None,
-    "contains": lambda v: v,
-    "icontains": lambda v: v,
-    "startswith": lambda v: v,
-    "endswith": lambda v: v,
-    "glob": lambda v: re.sub(r"[*?]", "x", re.sub(r"\[[^\]]*\]", "x", v)) if isinstance(v, str) else None,
-    "exists": lambda v: "example",
-    "gt": lambda v: v + 1 if isinstance(v, (int, float)) else None,
-    "gte": lambda v: v,
-    "lt": lambda v: v - 1 if isinstance(v, (int, float)) else None,
-    "lte": lambda v: v,
-}
-
-
-def sample_event(binding: Binding) -> dict:
-    """An event the binding should match, to start testing from: its
-    conditions' values (the first alternative of an any group), and a value
-    for each label its parameters and dedup key name."""
-    event = {"name": "Example", "status": "resolved" if binding.on_status == "resolved" else "firing", "labels": {}}
-    for condition in binding.match if isinstance(binding.match, list) else []:
-        if isinstance(condition, dict) and isinstance(condition.get("any"), list) and condition["any"]:
-            condition = condition["any"][0]
-        if not isinstance(condition, dict) or condition.get("op") not in _SAMPLES:
-            continue
-        value = _SAMPLES[condition["op"]](condition.get("value"))
-        if value is not None:
-            _put(event, condition.get("path", ""), value)
-    templates = json.dumps(binding.parameters) + binding.dedup_key
-    for name in re.findall(r"event\.labels\.(\w+)", templates):
-        event["labels"].setdefault(name, f"example-{name}")
-    return event
-
-
-def _put(document: dict, path: str, value) -> None:
-    """Set `path` in the document, making objects on the way; a path through
-    a list index or a non-object is left out."""
-    try:
-        parts = paths.parse(path)
-    except paths.PathError:
-        return
-    if any(isinstance(part, int) for part in parts):
-        return
-    for part in parts[:-1]:
-        document = document.setdefault(part, {})
-        if not isinstance(document, dict):
-            return
-    document.setdefault(parts[-1], value)
 
 
 @role_required("read")

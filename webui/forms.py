@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model, password_validation
 
 from accounts import validation as account_validation
 from accounts.roles import ROLES
+from config import storable
 from events import matching
 from events.api import BindingSerializer
 from events.models import Binding, DedupEntry, Source
@@ -32,9 +33,15 @@ class JSONField(forms.CharField):
         if not value.strip():
             return {}
         try:
-            return json.loads(value)
+            data = json.loads(value)
+            # What no database stores (NUL, NaN) or nests beyond reason
+            # (which raised RecursionError, a 500) is the field's error.
+            storable.check(data, "the JSON")
+        except RecursionError:
+            raise forms.ValidationError(f"Not valid JSON: nested deeper than {storable.MAX_DEPTH} levels") from None
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        return data
 
     def prepare_value(self, value):
         if isinstance(value, (dict, list)):
@@ -223,9 +230,15 @@ class _JSONValueField(forms.CharField):
         if not value.strip():
             return None
         try:
-            return json.loads(value)
+            data = json.loads(value)
+            # What no database stores (NUL, NaN) or nests beyond reason
+            # (which raised RecursionError, a 500) is the field's error.
+            storable.check(data, "the JSON")
+        except RecursionError:
+            raise forms.ValidationError(f"Not valid JSON: nested deeper than {storable.MAX_DEPTH} levels") from None
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        return data
 
     def prepare_value(self, value):
         return value if isinstance(value, str) else json.dumps(value)
@@ -443,7 +456,8 @@ class BindingForm(forms.Form):
         max_value=DedupEntry.MAX_WINDOW_SECONDS,
         initial=0,
         label="Dedup window (seconds)",
-        help_text="Within it, a second event with the same key starts no run; 0 runs every time.",
+        help_text="Within it, a second event with the same key starts no run; 0 runs every time, except that an "
+        "Alertmanager or Grafana re-notification of the same firing (fingerprint and startsAt) never runs again.",
     )
     breaker_failures = forms.IntegerField(
         min_value=0,

@@ -1,7 +1,7 @@
 """Prometheus Alertmanager's webhook (version 4): every alert of the group
 becomes one event, firing or resolved."""
 
-from events.sources.base import NormalizedEvent, PayloadError, normalize_status, string_map, text
+from events.sources.base import NormalizedEvent, PayloadError, check_count, normalize_status, string_map, text
 
 GROUP_FIELDS = (
     "receiver",
@@ -44,12 +44,24 @@ def parse(body, source) -> list[NormalizedEvent]:
     return parse_group(body, GROUP_FIELDS, tool="an Alertmanager")
 
 
+def occurrence(event) -> str:
+    """Which firing of an alert an event is: Alertmanager re-sends every
+    still-firing alert of a group when the group changes (and each repeat
+    interval), with the same fingerprint and `startsAt`; a new firing has a
+    new `startsAt`. "" when the alert has no startsAt (dedup by window only)."""
+    starts = event.payload.get("startsAt") if isinstance(event.payload, dict) else None
+    if not isinstance(starts, str) or not starts or not event.fingerprint:
+        return ""
+    return f"{event.status}|{event.fingerprint}|{starts}"
+
+
 def parse_group(body, group_fields: tuple, tool: str) -> list[NormalizedEvent]:
     """One event per alert of an Alertmanager-shaped notification (Grafana's
     is one too); each event's payload is its alert plus the group's
     `group_fields` under "group"."""
     if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
         raise PayloadError(f'{tool} webhook is an object with an "alerts" list')
+    check_count(len(body["alerts"]))
     group = {key: body[key] for key in group_fields if key in body}
     events = []
     for i, alert in enumerate(body["alerts"]):

@@ -11,6 +11,9 @@
   a dict is the 200 answer and nothing is stored.
 - `delivery_id(request, body) -> str`, optional: the tool's id of this
   delivery, so a retry of it is stored only once.
+- `occurrence(event) -> str`, optional: which firing of an alert an event
+  is, for tools that re-send alerts still firing (Alertmanager, Grafana): a
+  binding runs once per occurrence (events/dedup.py).
 - `EXTRA_CONTENT_TYPES`, optional: content types accepted besides JSON.
 - `AUTH_SCHEME`, optional: the scheme named in a 401's WWW-Authenticate.
 - `SAMPLE`: a body of this kind holding one firing alert, which the source
@@ -23,8 +26,13 @@ to ask another service that did not answer.
 import hashlib
 import hmac
 import json
+import math
 import re
 from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from config import storable
 
 MAX_NAME = 255
 MAX_FINGERPRINT = 128
@@ -35,6 +43,10 @@ class PayloadError(ValueError):
     """The body is not what this kind of source sends: the webhook's 400."""
 
 
+class TooManyAlerts(PayloadError):
+    """More alerts in one request than STEWARD_WEBHOOK_MAX_ALERTS: the webhook's 413."""
+
+
 class SignatureError(ValueError):
     """The signature is missing, malformed, stale or wrong: the webhook's 401."""
 
@@ -42,6 +54,56 @@ class SignatureError(ValueError):
 class UpstreamError(RuntimeError):
     """A service we had to ask (SNS) did not answer: the webhook's 502, so
     the tool retries later."""
+
+
+# Deeper JSON than this is refused: no tool sends it, and Python's decoder
+# (and every walk of the payload later) would otherwise recurse on it.
+MAX_DEPTH = storable.MAX_DEPTH
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON (send numbers, or the text {name!r} in quotes)")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {number[:40]} is too large")
+    return value
+
+
+def decode_json(raw, what: str = "The body"):
+    """JSON from a tool, refusing what the database would refuse later (as a
+    503 the tool retries for ever, or a 500): NaN and Infinity (also numbers
+    too large for a float), the NUL character and lone surrogates in any
+    string or key, and nesting deeper than MAX_DEPTH. Raises PayloadError."""
+    try:
+        document = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise PayloadError(f"{what} nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PayloadError(f"{what} is not valid JSON: {exc}") from None
+    check_document(document, what)
+    return document
+
+
+def check_document(document, what: str = "The body") -> None:
+    """Raise PayloadError unless the document can be stored as it is."""
+    try:
+        storable.check(document, what)
+    except storable.NotStorable as exc:
+        raise PayloadError(str(exc)) from None
+
+
+def check_count(count: int) -> None:
+    """Refuse a request carrying more alerts than STEWARD_WEBHOOK_MAX_ALERTS,
+    before any of them is read."""
+    limit = settings.STEWARD_WEBHOOK_MAX_ALERTS
+    if count > limit:
+        raise TooManyAlerts(
+            f"At most {limit} alerts per request (STEWARD_WEBHOOK_MAX_ALERTS); this one carries {count}. "
+            "Nothing was stored: send them in smaller batches."
+        )
 
 
 @dataclass

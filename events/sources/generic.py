@@ -20,6 +20,7 @@ from events.sources.base import (
     PayloadError,
     SignatureError,
     any_signature_matches,
+    check_count,
     hmac_sha256_hex,
     normalize_status,
     string_map,
@@ -45,7 +46,6 @@ DEFAULT_PATHS = {
     "labels": ("labels",),
     "annotations": ("annotations",),
 }
-MAX_EVENTS = 1000
 SIGNATURE_HEADER = "X-Steward-Signature"
 MAX_SIGNATURE_AGE = 300  # seconds, either way: a replay window, and clock skew
 
@@ -140,8 +140,7 @@ def parse(body, source) -> list[NormalizedEvent]:
     items = body if isinstance(body, list) else [body]
     if not items:
         raise PayloadError("an empty array carries no event")
-    if len(items) > MAX_EVENTS:
-        raise PayloadError(f"at most {MAX_EVENTS} events per request")
+    check_count(len(items))
     preset = PRESETS.get(source.preset or "")
     candidates = _paths_for(source.mapping or {}, preset)
     events = []

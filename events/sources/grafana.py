@@ -6,10 +6,12 @@ in the event's payload as sent, and the notification's (`orgId`, `state`,
 `title`, `message`) under payload.group."""
 
 from events.sources.alertmanager import GROUP_FIELDS as ALERTMANAGER_GROUP_FIELDS
-from events.sources.alertmanager import parse_group
+from events.sources.alertmanager import occurrence, parse_group
 from events.sources.base import NormalizedEvent
 
 GROUP_FIELDS = (*ALERTMANAGER_GROUP_FIELDS, "orgId", "state", "title", "message")
+# Grafana re-sends a group's alerts as Alertmanager does, with startsAt.
+__all__ = ["GROUP_FIELDS", "occurrence", "parse"]
 
 # What a Grafana 10 webhook contact point sends for one firing alert.
 SAMPLE = {

@@ -37,7 +37,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from audit import trail
-from events.sources.base import NormalizedEvent, PayloadError, SignatureError, UpstreamError, text
+from events.sources.base import NormalizedEvent, PayloadError, SignatureError, UpstreamError, decode_json, text
 
 EXTRA_CONTENT_TYPES = ("text/plain",)  # SNS's own content type for JSON
 AUTH_SCHEME = "Basic"  # SNS sends the URL's credentials only after this challenge
@@ -175,10 +175,7 @@ def _certificate(url) -> x509.Certificate:
 
 
 def _message(raw_body: bytes) -> dict:
-    try:
-        message = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
-        raise PayloadError("an SNS message is JSON") from None
+    message = decode_json(raw_body, "The SNS message")
     if not isinstance(message, dict) or not isinstance(message.get("Type"), str):
         raise PayloadError('an SNS message is a JSON object with a "Type"')
     return message
@@ -233,10 +230,12 @@ def parse(body, source) -> list[NormalizedEvent]:
 
 
 def _cloudwatch_alarm(message: str) -> dict | None:
-    """The alarm when the message is CloudWatch's alarm JSON, else None."""
+    """The alarm when the message is CloudWatch's alarm JSON, else None. A
+    message that is not JSON, or JSON we would refuse as a body (NaN, NUL,
+    deep nesting), is no alarm: it is kept as the text it is."""
     try:
-        alarm = json.loads(message)
-    except ValueError:
+        alarm = decode_json(message, "The SNS Message")
+    except PayloadError:
         return None
     if isinstance(alarm, dict) and alarm.get("AlarmName") and alarm.get("NewStateValue"):
         return alarm

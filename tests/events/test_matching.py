@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from events import matching, paths
@@ -123,3 +125,75 @@ def test_any_group_is_an_or():
 def test_invalid_conditions_are_refused_with_a_message(conditions, message):
     with pytest.raises(matching.ConditionError, match=message):
         matching.validate(conditions)
+
+
+def _evil_event(label: str) -> dict:
+    return {**EVENT, "labels": {**EVENT["labels"], "x": label}}
+
+
+@pytest.mark.parametrize("op", ["regex", "iregex"])
+def test_a_catastrophic_pattern_against_a_long_evil_label_finishes_at_once(op):
+    """`^(a+)+$` against 29 a's and a b took Python's `re` ~10 s per alert and
+    froze the web tier; the linear-time engine answers in microseconds."""
+    condition = {"path": "labels.x", "op": op, "value": "^(a+)+$"}
+    matching.validate([condition])
+    started = time.monotonic()
+    for length in (29, 40, 10_000):
+        assert matching.holds(condition, _evil_event("a" * length + "b")) is False
+    assert matching.holds(condition, _evil_event("a" * 29)) is True
+    assert time.monotonic() - started < 1.0
+
+
+def test_regex_searches_anywhere_and_iregex_ignores_case():
+    assert matching.holds({"path": "summary", "op": "regex", "value": "95%"}, EVENT)
+    assert not matching.holds({"path": "summary", "op": "regex", "value": "^95%"}, EVENT)
+    assert not matching.holds({"path": "summary", "op": "regex", "value": "disk"}, EVENT)
+    assert matching.holds({"path": "summary", "op": "iregex", "value": "DISK 9[0-9]%"}, EVENT)
+
+
+@pytest.mark.parametrize(
+    "pattern,message",
+    [
+        (r"(a)\1", "invalid regex.*backreferences"),  # RE2 has no backreferences
+        (r"web(?=-01)", "invalid regex"),  # nor lookarounds
+        ("a{1000}{1000}", "invalid regex"),
+        ("x" * 1001, "the pattern is longer than 1000"),
+    ],
+)
+def test_a_pattern_the_linear_engine_refuses_is_refused_at_save(pattern, message):
+    with pytest.raises(matching.ConditionError, match=f"match\\[0\\]: {message}"):
+        matching.validate([{"path": "name", "op": "regex", "value": pattern}])
+
+
+def test_a_refused_pattern_stored_earlier_never_matches_and_never_raises():
+    assert matching.holds({"path": "name", "op": "regex", "value": r"(H)\1"}, EVENT) is False
+
+
+def test_other_operators_stay_fast_on_long_hostile_values():
+    long_label = "a" * 500_000
+    event = _evil_event(long_label)
+    conditions = [
+        {"path": "labels.x", "op": "glob", "value": "*a*a*a*a*a*a*a*a*a*a*b"},
+        {"path": "labels.x", "op": "contains", "value": "a" * 1000 + "b"},
+        {"path": "labels.x", "op": "in", "value": [long_label[:-1], "b"]},
+        {"path": "labels.x", "op": "icontains", "value": "B"},
+        {"path": "labels.x", "op": "gt", "value": 1},
+    ]
+    matching.validate(conditions)
+    started = time.monotonic()
+    assert [matching.holds(c, event) for c in conditions] == [False] * 5
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize("path", ["labels." + "a." * 300 + "b", "payload.items[" + "1" * 5000 + "]"])
+def test_an_overlong_path_or_index_is_a_clear_refusal(path):
+    with pytest.raises(matching.ConditionError, match="path"):
+        matching.validate([{"path": path, "op": "exists"}])
+    assert paths.resolve(EVENT, path) is paths.MISSING
+
+
+def test_a_refused_pattern_stored_earlier_is_explained():
+    condition = {"path": "name", "op": "regex", "value": r"(H)\1"}
+    matched, reason = matching.evaluate([condition], EVENT)
+    assert not matched
+    assert reason.startswith(r"the pattern '(H)\\1' never matches: invalid regex") and "edit the binding" in reason
