@@ -24,8 +24,6 @@ def with_secrets(runbook, names):
 
 
 def test_a_runbook_printing_a_declared_secret_stores_stars(worker):
-    secret_store.create("PAGER_TOKEN", TOKEN, "the pager", trail.SYSTEM)
-    secret_store.create("OTHER_TOKEN", "not-declared-value", "", trail.SYSTEM)
     script = (
         "import json, os, sys\n"
         "token = os.environ['PAGER_TOKEN']\n"
@@ -35,7 +33,10 @@ def test_a_runbook_printing_a_declared_secret_stores_stars(worker):
         "json.dump({'token': token, token: [token, 'ok']}, open(os.environ['STEWARD_RESULT'], 'w'))\n"
         "sys.exit(3)\n"
     )
-    runbook = with_secrets(make_runbook(slug="leaky", script=script), ["PAGER_TOKEN"])
+    runbook = make_runbook(slug="leaky", script=script)
+    secret_store.create("PAGER_TOKEN", TOKEN, "the pager", trail.SYSTEM, allowed_runbooks=[runbook])
+    secret_store.create("OTHER_TOKEN", "not-declared-value", "", trail.SYSTEM, allowed_runbooks=[runbook])
+    runbook = with_secrets(runbook, ["PAGER_TOKEN"])
     done = final(services.request_run(runbook, {}, None, trail.SYSTEM).pk)
     assert done.status == "failed" and done.exit_code == 3
     texts = list(LogLine.objects.filter(execution=done).order_by("n").values_list("text", flat=True))
@@ -51,4 +52,18 @@ def test_a_runbook_naming_a_missing_secret_fails_with_the_reason(worker):
     done = final(services.request_run(runbook, {}, None, trail.SYSTEM).pk)
     assert done.status == "failed"
     assert "NO_SUCH_SECRET" in done.error and "do not exist" in done.error
+    assert not LogLine.objects.filter(execution=done).exists()  # it never started
+
+
+def test_a_secret_whose_scope_no_longer_allows_the_runbook_is_refused_at_run_time(worker):
+    """Saving checked the scope; an admin narrowed it since. The worker hands
+    the run nothing: it fails with the reason and never starts."""
+    script = "import os\nprint('got', os.environ.get('PAGER_TOKEN'))\n"
+    runbook = make_runbook(slug="was-allowed", script=script)
+    secret = secret_store.create("PAGER_TOKEN", TOKEN, "", trail.SYSTEM, allowed_runbooks=[runbook])
+    runbook = with_secrets(runbook, ["PAGER_TOKEN"])
+    secret_store.update(secret, trail.SYSTEM, allowed_runbooks=[])
+    done = final(services.request_run(runbook, {}, None, trail.SYSTEM).pk)
+    assert done.status == "failed"
+    assert "may not use secret(s) PAGER_TOKEN" in done.error and "do not allow this runbook" in done.error
     assert not LogLine.objects.filter(execution=done).exists()  # it never started

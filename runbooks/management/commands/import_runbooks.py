@@ -27,7 +27,11 @@ class Command(BaseCommand):
             for entry in entries:
                 self.stdout.write(f"{entry.slug}: valid")
             return
-        report = manifest.import_entries(entries, trail.Actor("system", "import_runbooks"))
+        try:
+            report = manifest.import_entries(entries, trail.Actor("system", "import_runbooks"))
+        except manifest.ManifestError as exc:
+            problems = "\n".join(f"  {p}" for p in exc.problems)
+            raise CommandError(f"nothing imported: {len(exc.problems)} problem(s)\n{problems}") from None
         for slug, what in report:
             self.stdout.write(f"{slug}: {what}")
         changed = sum(1 for _, what in report if what != "unchanged")
