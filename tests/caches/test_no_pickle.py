@@ -1,0 +1,251 @@
+"""No pickle in any cache Steward reads back. A pickle whose unpickling
+would create a file is planted, as an attacker who reaches Redis or the
+database would plant it, under every key Steward's caches use; the real
+code paths read those keys through the real caches (Redis and the
+database), refuse the value with a warning, and the file never appears."""
+
+import base64
+import json
+import logging
+import os
+import pickle
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis as redis_lib
+from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+
+from accounts import throttle
+from events import hookconfig, limits
+from notifications import subscribed
+from tests.factories import make_source
+from tests.services import require
+
+pytestmark = pytest.mark.django_db
+
+
+class CreatesAFile:
+    """Unpickled, it calls open(path, "w"): the file appearing is the proof."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def redis_url() -> str:
+    """The cache's Redis when CACHE_URL names one (CI), else the broker's."""
+    for url in (settings.CACHE_URL, settings.CELERY_BROKER_URL):
+        if url.startswith(("redis://", "rediss://")):
+            return url
+    require(False, "Redis (set CACHE_URL=redis://... or CELERY_BROKER_URL=redis://...)")
+    return ""
+
+
+def backend_settings(kind: str) -> dict:
+    if kind == "redis":
+        if settings.CACHE_URL.startswith(("redis://", "rediss://")):
+            return settings.CACHES["default"]  # the configured cache itself
+        return {"BACKEND": "config.caches.RedisCache", "LOCATION": redis_url()}
+    if "DatabaseCache" in settings.CACHES["default"]["BACKEND"]:
+        return settings.CACHES["default"]
+    return {"BACKEND": "config.caches.DatabaseCache", "LOCATION": "steward_cache"}
+
+
+class Planter:
+    """Writes raw values under a cache key, bypassing the cache (and its
+    serializer) as an attacker with a connection to the store would."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.planted: list[str] = []
+        if kind == "redis":
+            self.client = redis_lib.Redis.from_url(redis_url())
+
+    def plant(self, key: str, payload: bytes) -> None:
+        full = cache.make_key(key)
+        self.planted.append(full)
+        if self.kind == "redis":
+            self.client.set(full, payload, ex=300)
+            return
+        # What Django's own DatabaseCache stores: base64 of the pickle.
+        expires = datetime.now(UTC) + timedelta(minutes=5)
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM steward_cache WHERE cache_key = %s", [full])
+            cursor.execute(
+                "INSERT INTO steward_cache (cache_key, value, expires) VALUES (%s, %s, %s)",
+                [full, base64.b64encode(payload).decode(), connection.ops.adapt_datetimefield_value(expires)],
+            )
+
+    def still_there(self, key: str) -> bool:
+        full = cache.make_key(key)
+        if self.kind == "redis":
+            return self.client.exists(full) == 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM steward_cache WHERE cache_key = %s", [full])
+            return cursor.fetchone() is not None
+
+    def clean(self) -> None:
+        if self.kind == "redis" and self.planted:
+            self.client.delete(*self.planted)  # only our keys: the broker may share this database
+
+
+@pytest.fixture(params=["redis", "database"])
+def store(request):
+    kind = request.param
+    if kind == "redis":
+        redis_url()
+    with override_settings(CACHES={"default": backend_settings(kind)}):
+        if kind == "database":
+            call_command("createcachetable", verbosity=0)  # absent when the suite runs on Redis
+        planter = Planter(kind)
+        yield planter
+        planter.clean()
+
+
+@pytest.fixture
+def payload(tmp_path):
+    marker = tmp_path / "unpickled"
+    data = pickle.dumps(CreatesAFile(marker))
+    # The control: this payload does what it says when something unpickles it.
+    pickle.loads(data).close()
+    assert marker.exists()
+    marker.unlink()
+    return marker, data
+
+
+def test_every_key_steward_caches_refuses_a_planted_pickle(store, payload, caplog, monkeypatch):
+    marker, data = payload
+    source, _ = make_source("pickled")
+    monkeypatch.setattr(limits, "_clock", lambda: 1_000_000.0)
+    window = int(1_000_000.0 // limits.WINDOW)
+    login_keys = throttle._keys("alice", "10.0.0.9")
+    keys = {
+        "login throttle": login_keys,
+        "rate limit": [f"steward:rate:{source.pk}:{window}"],
+        "delivery ids": [limits._delivery_key(source, "delivery-1")],
+        "webhook configuration": [hookconfig.GENERATION.key],
+        "notification subscriptions": [subscribed.GENERATION.key],
+        "SNS certificates": ["steward:sns-cert:" + "0" * 64],
+    }
+    for names in keys.values():
+        for key in names:
+            store.plant(key, data)
+    source.rate_limit_per_minute = 100
+    with caplog.at_level(logging.WARNING):
+        # Each through the code that reads it in Steward.
+        assert throttle.locked("alice", "10.0.0.9") is False
+        throttle.failed("alice", "10.0.0.9")
+        assert limits.retry_after(source) == 0
+        assert limits.claim_delivery(source, "delivery-1") is True
+        for generation in (hookconfig.GENERATION, subscribed.GENERATION):
+            token = generation.current()
+            assert token is None or (isinstance(token, str) and len(token) == 32)
+        assert cache.get(keys["SNS certificates"][0]) is None
+        assert cache.get_many(keys["SNS certificates"]) == {}
+    assert not marker.exists(), "a planted pickle was unpickled"
+    refused = [r.getMessage() for r in caplog.records if r.name == "config.caches"]
+    for what, names in keys.items():
+        if what == "rate limit" and store.kind == "redis":
+            continue  # Redis's INCR itself refuses a value that is not a number (checked below)
+        for key in names:
+            assert any(cache.make_key(key) in message for message in refused), f"{what}: {key} not refused"
+    if store.kind == "redis":
+        assert any("rate limit of source pickled not checked" in r.getMessage() for r in caplog.records)
+    # A refused value is deleted, so the key works again at once.
+    assert not store.still_there(keys["SNS certificates"][0])
+
+
+def test_values_are_stored_as_json_text(store):
+    cache.set("steward:test:json", {"a": [1, "b"]}, 60)
+    cache.set("steward:test:count", 41, 60)
+    assert cache.incr("steward:test:count") == 42
+    assert cache.get_many(["steward:test:json", "steward:test:count"]) == {
+        "steward:test:json": {"a": [1, "b"]},
+        "steward:test:count": 42,
+    }
+    full = cache.make_key("steward:test:json")
+    if store.kind == "redis":
+        raw = store.client.get(full)
+        store.planted += [full, cache.make_key("steward:test:count")]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT value FROM steward_cache WHERE cache_key = %s", [full])
+            raw = cursor.fetchone()[0].encode()
+    assert raw == b'{"a":[1,"b"]}'
+    with pytest.raises(TypeError):
+        cache.set("steward:test:bytes", b"not json", 60)  # a caller bug surfaces, never a pickle
+    assert cache.get("steward:test:bytes") is None
+
+
+def settings_in_a_fresh_process(**env) -> dict:
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps({'cache': settings.CACHES['default'], 'broker': settings.CELERY_BROKER_URL, "
+        "'database': settings.DATABASES['default']['PASSWORD'], 'secret_key': settings.SECRET_KEY}))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CACHE_URL", "CELERY_BROKER_URL", "SECRET_KEY"))}
+    clean.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=settings.BASE_DIR, env=clean, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 or env.get("expect_failure"), done.stderr
+    return json.loads(done.stdout) if done.returncode == 0 else {"stderr": done.stderr}
+
+
+def test_settings_pick_the_json_caches_and_read_passwords_from_urls_and_files(tmp_path):
+    on_database = settings_in_a_fresh_process(SECRET_KEY="k")
+    assert on_database["cache"]["BACKEND"] == "config.caches.DatabaseCache"
+    url_file = tmp_path / "cache_url"
+    url_file.write_text("redis://steward_cache:p%40ss@127.0.0.1:6379/3\n")
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("from-a-file\n")
+    on_redis = settings_in_a_fresh_process(
+        CACHE_URL_FILE=str(url_file),
+        CELERY_BROKER_URL="redis://:broker-pw@127.0.0.1:6379/2",
+        DATABASE_URL="postgres://steward:db%2Fpw@127.0.0.1:5432/steward",
+        SECRET_KEY_FILE=str(key_file),
+    )
+    assert on_redis["cache"]["BACKEND"] == "config.caches.RedisCache"
+    assert on_redis["cache"]["OPTIONS"]["serializer"] == "config.caches.JSONSerializer"
+    assert on_redis["cache"]["LOCATION"] == "redis://steward_cache:p%40ss@127.0.0.1:6379/3"
+    assert on_redis["broker"] == "redis://:broker-pw@127.0.0.1:6379/2"
+    assert on_redis["database"] == "db/pw"
+    assert on_redis["secret_key"] == "from-a-file"
+    both = settings_in_a_fresh_process(SECRET_KEY="k", SECRET_KEY_FILE=str(key_file), expect_failure="1")
+    assert "SECRET_KEY or SECRET_KEY_FILE, not both" in both["stderr"]
+    not_redis = settings_in_a_fresh_process(SECRET_KEY="k", CACHE_URL="memcached://:pw@x", expect_failure="1")
+    assert "CACHE_URL must be a redis:// URL" in not_redis["stderr"] and ":pw@" not in not_redis["stderr"]
+
+
+def test_a_password_in_the_cache_url_authenticates_to_redis():
+    """An ACL user of the test's own: the cache works with its password and
+    is refused without it."""
+    url = redis_url()
+    admin = redis_lib.Redis.from_url(url)
+    user, password = "steward_test_cache", "cache-pw-" + os.urandom(6).hex()
+    admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", "~*", "&*", "+@all")
+    try:
+        host = admin.connection_pool.connection_kwargs.get("host", "127.0.0.1")
+        port = admin.connection_pool.connection_kwargs.get("port", 6379)
+        db = admin.connection_pool.connection_kwargs.get("db", 0)
+        location = f"redis://{user}:{password}@{host}:{port}/{db}"
+        with override_settings(CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": location}}):
+            caches["default"].set("steward:test:auth", "yes", 30)
+            assert caches["default"].get("steward:test:auth") == "yes"
+            caches["default"].delete("steward:test:auth")
+        wrong = f"redis://{user}:not-the-password@{host}:{port}/{db}"
+        with (
+            override_settings(CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": wrong}}),
+            pytest.raises(redis_lib.AuthenticationError),
+        ):
+            caches["default"].get("steward:test:auth")
+    finally:
+        admin.execute_command("ACL", "DELUSER", user)
