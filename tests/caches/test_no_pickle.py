@@ -12,6 +12,7 @@ import pickle
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
@@ -226,26 +227,34 @@ def test_settings_pick_the_json_caches_and_read_passwords_from_urls_and_files(tm
 
 
 def test_a_password_in_the_cache_url_authenticates_to_redis():
-    """An ACL user of the test's own: the cache works with its password and
-    is refused without it."""
+    """The cache logs in with the user and password of its URL, and a wrong
+    password is refused. With a Redis that has no password (a developer's),
+    the test makes an ACL user of its own for the while."""
     url = redis_url()
-    admin = redis_lib.Redis.from_url(url)
-    user, password = "steward_test_cache", "cache-pw-" + os.urandom(6).hex()
-    admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", "~*", "&*", "+@all")
+    parts = urlsplit(url)
+    made = None
+    if parts.password is None:
+        made = ("steward_test_cache", "cache-pw-" + os.urandom(6).hex())
+        redis_lib.Redis.from_url(url).execute_command(
+            "ACL", "SETUSER", made[0], "reset", "on", f">{made[1]}", "~*", "&*", "+@all"
+        )
+        parts = parts._replace(netloc=f"{made[0]}:{made[1]}@{parts.hostname}:{parts.port or 6379}")
+    user = parts.username or ""
     try:
-        host = admin.connection_pool.connection_kwargs.get("host", "127.0.0.1")
-        port = admin.connection_pool.connection_kwargs.get("port", 6379)
-        db = admin.connection_pool.connection_kwargs.get("db", 0)
-        location = f"redis://{user}:{password}@{host}:{port}/{db}"
-        with override_settings(CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": location}}):
+        with override_settings(
+            CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": urlunsplit(parts)}}
+        ):
             caches["default"].set("steward:test:auth", "yes", 30)
             assert caches["default"].get("steward:test:auth") == "yes"
             caches["default"].delete("steward:test:auth")
-        wrong = f"redis://{user}:not-the-password@{host}:{port}/{db}"
+        wrong = parts._replace(netloc=f"{user}:not-the-password@{parts.hostname}:{parts.port or 6379}")
         with (
-            override_settings(CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": wrong}}),
+            override_settings(
+                CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": urlunsplit(wrong)}}
+            ),
             pytest.raises(redis_lib.AuthenticationError),
         ):
             caches["default"].get("steward:test:auth")
     finally:
-        admin.execute_command("ACL", "DELUSER", user)
+        if made:
+            redis_lib.Redis.from_url(url).execute_command("ACL", "DELUSER", made[0])
