@@ -9,7 +9,7 @@ import logging
 import os
 import pickle
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pytest
 import redis as redis_lib
@@ -184,34 +184,40 @@ def test_values_are_stored_as_json_text(store):
 
 
 def test_a_password_in_the_cache_url_authenticates_to_redis():
-    """The cache logs in with the user and password of its URL, and a wrong
-    password is refused. With a Redis that has no password (a developer's),
-    the test makes an ACL user of its own for the while."""
+    """The cache logs in with the user and password of its URL (percent-
+    encoded: this one holds "@", "," and ";", which Django would otherwise
+    split LOCATION at), and a wrong password is refused. The test makes an
+    ACL user of its own for the while; where its login may not (a Redis
+    like compose's), it checks the URL's own credentials instead."""
     url = redis_url()
     parts = urlsplit(url)
-    made = None
-    if parts.password is None:
-        made = ("steward_test_cache", "cache-pw-" + os.urandom(6).hex())
-        redis_lib.Redis.from_url(url).execute_command(
-            "ACL", "SETUSER", made[0], "reset", "on", f">{made[1]}", "~*", "&*", "+@all"
-        )
-        parts = parts._replace(netloc=f"{made[0]}:{made[1]}@{parts.hostname}:{parts.port or 6379}")
-    user = parts.username or ""
+    where = f"{parts.hostname}:{parts.port or 6379}"
+    user, password = "steward_test_cache", "p@ss,w;rd-" + os.urandom(6).hex()
+    admin = redis_lib.Redis.from_url(url)
+    try:
+        admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", "~*", "&*", "+@all")
+        made = True
+    except redis_lib.exceptions.NoPermissionError:
+        require(parts.password is not None, "a Redis login that may create ACL users, or a password in the URL")
+        user, password, made = parts.username or "", unquote(parts.password), False
+
+    def location(secret):
+        return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(secret, safe='')}@{where}"))
+
     try:
         with override_settings(
-            CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": urlunsplit(parts)}}
+            CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": location(password)}}
         ):
             caches["default"].set("steward:test:auth", "yes", 30)
             assert caches["default"].get("steward:test:auth") == "yes"
             caches["default"].delete("steward:test:auth")
-        wrong = parts._replace(netloc=f"{user}:not-the-password@{parts.hostname}:{parts.port or 6379}")
         with (
             override_settings(
-                CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": urlunsplit(wrong)}}
+                CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": location("not-the-password")}}
             ),
             pytest.raises(redis_lib.AuthenticationError),
         ):
             caches["default"].get("steward:test:auth")
     finally:
         if made:
-            redis_lib.Redis.from_url(url).execute_command("ACL", "DELUSER", made[0])
+            admin.execute_command("ACL", "DELUSER", user)
