@@ -99,9 +99,8 @@ def may_change_scope(user) -> bool:
     return user is None or roles.may(user, SCOPE_ACTION)
 
 
-def _check_scope_change(user, secret: Secret | None, runbooks) -> None:
-    before = set() if secret is None or secret.pk is None else set(secret.allowed_runbooks.all())
-    if set(runbooks) != before and not may_change_scope(user):
+def _refuse_scope_change(user) -> None:
+    if not may_change_scope(user):
         raise ScopeRefused(roles.refusal(user, SCOPE_ACTION))
 
 
@@ -126,7 +125,8 @@ def create(
     """A new secret, allowing `allowed_runbooks` (none by default). Only an
     admin may create it allowing any: ScopeRefused otherwise."""
     runbooks = list(allowed_runbooks or [])
-    _check_scope_change(user, None, runbooks)
+    if runbooks:
+        _refuse_scope_change(user)
     secret = Secret(name=name, description=description, ciphertext=crypto.encrypt(value), updated_by=user)
     with transaction.atomic():
         secret.save(force_insert=True)
@@ -151,33 +151,41 @@ def update(
     allowed_runbooks: list[Runbook] | None = None,
 ) -> Secret:
     """Replace the value, the description and/or the runbooks it allows
-    (None leaves one as it is). A change of scope is an admin's
-    (ScopeRefused otherwise) and gets an audit entry of its own,
-    `secret.scope_changed`, so the trail shows who widened what."""
-    if allowed_runbooks is not None:
-        _check_scope_change(user, secret, allowed_runbooks)
-    before = _audited(secret)
-    changes_content = value is not None or (description is not None and description != secret.description)
-    if value is not None:
-        secret.ciphertext = crypto.encrypt(value)
-    if description is not None:
-        secret.description = description
+    (None leaves one as it is; the same runbooks again change nothing). A
+    change of scope is an admin's (ScopeRefused otherwise) and gets an
+    audit entry of its own, `secret.scope_changed`, so the trail shows who
+    widened what."""
     with transaction.atomic():
-        changes = []
+        # The row locked: the scope compared here is the one this write
+        # replaces, so an author resending a scope an admin has just
+        # narrowed cannot widen it again.
+        Secret.objects.select_for_update().filter(pk=secret.pk).values_list("pk").first()
+        scope_before = _scope(secret)
+        wanted = None
         if allowed_runbooks is not None:
-            scope_before = _scope(secret)
-            secret.allowed_runbooks.set(allowed_runbooks)
-            scope_after = _scope(secret)
-            if scope_after != scope_before:
-                changes.append(
-                    trail.Change(
-                        "secret.scope_changed",
-                        "secret",
-                        secret.pk,
-                        before={"name": secret.name, "allowed_runbooks": scope_before},
-                        after={"name": secret.name, "allowed_runbooks": scope_after},
-                    )
+            wanted = {runbook.pk for runbook in allowed_runbooks}
+            if wanted == set(secret.allowed_runbooks.values_list("pk", flat=True)):
+                wanted = None
+            else:
+                _refuse_scope_change(user)
+        before = _audited(secret)
+        changes_content = value is not None or (description is not None and description != secret.description)
+        if value is not None:
+            secret.ciphertext = crypto.encrypt(value)
+        if description is not None:
+            secret.description = description
+        changes = []
+        if wanted is not None:
+            secret.allowed_runbooks.set(list(wanted))
+            changes.append(
+                trail.Change(
+                    "secret.scope_changed",
+                    "secret",
+                    secret.pk,
+                    before={"name": secret.name, "allowed_runbooks": scope_before},
+                    after={"name": secret.name, "allowed_runbooks": _scope(secret)},
                 )
+            )
         if changes_content or not changes:
             secret.updated_at, secret.updated_by = timezone.now(), user
             secret.save()

@@ -261,3 +261,14 @@ def test_the_migration_allows_each_secret_the_runbooks_that_declare_it():
     migration.allow_declaring_runbooks(django_apps, None)
     assert sorted(secret.allowed_runbooks.values_list("slug", flat=True)) == ["declares", "pending-declares"]
     assert not Secret.objects.get(name="UNUSED_KEY").allowed_runbooks.exists()
+
+
+def test_an_author_resending_a_scope_an_admin_has_narrowed_cannot_widen_it_again(author_api, admin_api, scoped):
+    secret, payments, _other = scoped
+    path = f"/api/v1/secrets/{secret.pk}/"
+    assert patch(admin_api, path, {"allowed_runbooks": ["payments", "other"]}).status_code == 200
+    as_the_author_saw_it = {"value": "rotated", "allowed_runbooks": ["payments", "other"]}
+    assert patch(admin_api, path, {"allowed_runbooks": ["payments"]}).status_code == 200
+    assert patch(author_api, path, as_the_author_saw_it).status_code == 403
+    assert list(secret.allowed_runbooks.values_list("slug", flat=True)) == ["payments"]
+    assert secret_store.values_for(["PAY_KEY"], payments) == {"PAY_KEY": VALUE}  # the value stayed too
