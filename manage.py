@@ -37,7 +37,7 @@ def use_the_dev_keys_of_make_run() -> None:
     the var folder, this process runs as `make run` does (DEBUG on, the same
     key, so the same encryption key for secrets). Production is untouched: it
     has no dev key file, and DEBUG=off or a SECRET_KEY set turns this off."""
-    if os.environ.get("SECRET_KEY") or "DEBUG" in os.environ:
+    if os.environ.get("SECRET_KEY") or os.environ.get("SECRET_KEY_FILE") or "DEBUG" in os.environ:
         return
     var_dir = Path(os.environ.get("STEWARD_VAR_DIR") or BASE_DIR / "var")
     if (var_dir / "secret_key").is_file():
@@ -48,8 +48,11 @@ def main():
     use_the_checkouts_venv()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if len(sys.argv) > 1 and sys.argv[1] in OFFLINE_COMMANDS:
-        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-        os.environ.setdefault("STEWARD_ENCRYPTION_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+        # Not beside a NAME_FILE: settings refuse a secret given both ways.
+        if not os.environ.get("SECRET_KEY_FILE"):
+            os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+        if not os.environ.get("STEWARD_ENCRYPTION_KEY_FILE"):
+            os.environ.setdefault("STEWARD_ENCRYPTION_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
     else:
         use_the_dev_keys_of_make_run()
     from django.core.management import execute_from_command_line

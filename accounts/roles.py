@@ -7,7 +7,7 @@ ask about (`may(user, "run")`).
 | viewer    | read everything                                                  |
 | responder | + run, rerun, cancel, approve or reject runs, ask gates          |
 | author    | + runbooks, bindings, sources, secrets, schedules, gates; review versions |
-| admin     | + users, everyone's API tokens, turning review off, gate overrides |
+| admin     | + users, everyone's API tokens, turning review off, gate overrides, which runbooks a secret allows |
 
 Django superusers are admins. A user in no role group may do nothing, not
 even read: an account exists before someone decides what it is for.
@@ -38,6 +38,7 @@ ACTIONS = {
     "manage_users": ADMIN,
     "manage_notifications": ADMIN,  # channels and subscriptions: where messages about runs go
     "verify_audit": ADMIN,  # walking the whole chain costs the database; a viewer reads it
+    "scope_secrets": ADMIN,  # which runbooks may use a secret: an author could otherwise print any of them
 }
 
 # How a refusal names the action: "Your role (viewer) may not run runbooks."
@@ -60,6 +61,7 @@ DESCRIPTIONS = {
     "manage_users": "manage users",
     "manage_notifications": "change notification channels or subscriptions",
     "verify_audit": "verify the audit chain",
+    "scope_secrets": "change which runbooks may use a secret",
 }
 
 NO_ROLE = "You have no role yet: ask an admin to make you a viewer, responder, author or admin."

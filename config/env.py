@@ -7,6 +7,7 @@ deployment fails at start rather than silently running with a default.
 import ipaddress
 import os
 import re
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -67,3 +68,22 @@ def env_header(name: str) -> str:
     if raw and not _HEADER_NAME.fullmatch(raw):
         raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-For, not {raw!r}")
     return raw
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from NAME, or from the file that NAME_FILE names (a mounted
+    Docker or Kubernetes secret, so the value is in no process's
+    environment), without its trailing newline. Both set is refused: which
+    one wins would be a guess."""
+    path = os.environ.get(f"{name}_FILE", "")
+    if not path:
+        return os.environ.get(name, default)
+    if os.environ.get(name):
+        raise ImproperlyConfigured(f"set {name} or {name}_FILE, not both")
+    try:
+        value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {exc}") from None
+    if not value:
+        raise ImproperlyConfigured(f"{name}_FILE: {path} is empty")
+    return value

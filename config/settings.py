@@ -2,7 +2,9 @@
 
 With nothing set, Steward runs on SQLite and Celery's filesystem broker under
 `var/` (see the contract's environment table). Production sets DATABASE_URL,
-CELERY_BROKER_URL, CACHE_URL, SECRET_KEY and STEWARD_ENCRYPTION_KEY.
+CELERY_BROKER_URL, CACHE_URL, SECRET_KEY and STEWARD_ENCRYPTION_KEY; each of
+these (and EMAIL_HOST_PASSWORD) may come from a file instead, named by
+NAME_FILE (config/env.py: env_secret).
 """
 
 import base64
@@ -16,7 +18,7 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_header, env_int, env_list, env_networks, env_str
+from config.env import env_bool, env_header, env_int, env_list, env_networks, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -37,13 +39,13 @@ def _dev_secret_key() -> str:
     return path.read_text().strip()
 
 
-SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = _dev_secret_key()
 
-STEWARD_ENCRYPTION_KEY = env_str("STEWARD_ENCRYPTION_KEY")
+STEWARD_ENCRYPTION_KEY = env_secret("STEWARD_ENCRYPTION_KEY")
 if STEWARD_ENCRYPTION_KEY:
     # One key, or several comma-separated during a rotation (the first
     # encrypts; see config/crypto.py). Refuse a key Fernet cannot use now,
@@ -129,7 +131,7 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'steward.sqlite3'}",
+        env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'steward.sqlite3'}",
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
@@ -146,17 +148,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, throttles, dedup keys: shared by every process) -----
 
-CACHE_URL = env_str("CACHE_URL")
+# JSON, never pickle (config/caches.py): whoever can write to Redis or to the
+# cache table must not be able to run code in Steward by planting a value.
+# A password goes in the URL: redis://:PASSWORD@host:6379/1 (AUTH) or
+# redis://USER:PASSWORD@host:6379/1 (an ACL user), percent-encoded
+# (Django splits LOCATION at "," and ";", so those must be %2C and %3B).
+CACHE_URL = env_secret("CACHE_URL")
 if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.caches.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {"serializer": "config.caches.JSONSerializer"},
+        }
+    }
 elif CACHE_URL:
-    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL (or unset for the database), not {CACHE_URL!r}")
+    raise ImproperlyConfigured("CACHE_URL must be a redis:// URL (or unset for the database)")
 else:
     # Room for a day of webhook delivery ids: past MAX_ENTRIES the database
     # cache culls a third of its keys at random. Redis is the better home.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "config.caches.DatabaseCache",
             "LOCATION": "steward_cache",
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
@@ -290,7 +303,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery -------------------------------------------------------------------
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+# With a password: redis://USER:PASSWORD@host:6379/0 (percent-encoded).
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Our subclass writes each message whole before it appears (config/broker.py).
@@ -320,9 +334,14 @@ else:
         "interval_max": 0.5,
         "visibility_timeout": 6 * 3600,
     }
+# JSON only, for tasks, results, events and remote control alike: a message
+# planted in the broker must not be able to make a worker unpickle it.
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_EVENT_SERIALIZER = "json"
+# No result backend: tasks store no results (the row is the result).
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -409,7 +428,7 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBa
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)

@@ -85,6 +85,15 @@ class RunbookSerializer(serializers.Serializer):
             raise ValidationError("queue names are lower-case letters, digits, '_', '.', '-'")
         return value
 
+    def validate(self, attrs):
+        # Here, not in validate_secrets: the rule needs the runbook. The
+        # runbook form and the importer validate through this serializer.
+        if "secrets" in attrs:
+            problems = secret_store.scope_problems(self.instance, attrs["secrets"])
+            if problems:
+                raise ValidationError({"secrets": problems})
+        return attrs
+
     def to_representation(self, runbook):
         version = runbook.current_version
         return {
@@ -158,6 +167,14 @@ def _loosens_review(runbook: Runbook, data: dict) -> bool:
     return data.get("protected") is False or (runbook.requires_approval and data.get("requires_approval") is False)
 
 
+def _save(runbook: Runbook, data: dict, request, message: str) -> None:
+    try:
+        services.save_runbook(runbook, data, actor_of(request), author=request.user, message=message)
+    except secret_store.SecretScopeError as exc:
+        # A PATCH that leaves `secrets` out still makes a version declaring them.
+        raise ValidationError({"secrets": exc.problems}) from None
+
+
 class RunbookViewSet(
     mixins.CreateModelMixin,
     mixins.ListModelMixin,
@@ -184,7 +201,7 @@ class RunbookViewSet(
         data = dict(serializer.validated_data)
         message = data.pop("message", "") or "Created"
         runbook = Runbook(slug=data.pop("slug", ""))
-        services.save_runbook(runbook, data, actor_of(self.request), author=self.request.user, message=message)
+        _save(runbook, data, self.request, message)
         serializer.instance = runbook
 
     def perform_update(self, serializer):
@@ -196,7 +213,7 @@ class RunbookViewSet(
             raise PermissionDenied(roles.refusal(user, "unprotect_runbooks"))
         if "slug" in data:
             runbook.slug = data.pop("slug")
-        services.save_runbook(runbook, data, actor_of(self.request), author=self.request.user, message=message)
+        _save(runbook, data, self.request, message)
 
     def get_serializer(self, *args, **kwargs):
         # PATCH and PUT both merge: fields left out keep the current version's values.
@@ -378,17 +395,21 @@ def log_page(execution: Execution, after: int) -> dict:
 
 
 class SecretSerializer(serializers.ModelSerializer):
-    """`{name, value, description}`; the value is write-only: no answer ever
-    holds it, not even the one to its creation."""
+    """`{name, value, description, allowed_runbooks: [slug]}`; the value is
+    write-only: no answer ever holds it, not even the one to its creation.
+    Only an admin sets `allowed_runbooks` (secret_store.ScopeRefused: 403)."""
 
     value = serializers.CharField(
         write_only=True, trim_whitespace=False, max_length=secret_store.MAX_VALUE_LENGTH, required=True
     )
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    allowed_runbooks = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Runbook.objects.all(), required=False
+    )
 
     class Meta:
         model = Secret
-        fields = ["id", "name", "value", "description", "created_at", "updated_at", "updated_by"]
+        fields = ["id", "name", "value", "description", "allowed_runbooks", "created_at", "updated_at", "updated_by"]
         read_only_fields = ["id", "created_at", "updated_at", "updated_by"]
         # Uniqueness is checked in validate_name, with a clearer message.
         extra_kwargs = {"name": {"validators": []}}
@@ -408,7 +429,7 @@ class SecretSerializer(serializers.ModelSerializer):
 
 class SecretViewSet(viewsets.ModelViewSet):
     serializer_class = SecretSerializer
-    queryset = Secret.objects.select_related("updated_by")
+    queryset = Secret.objects.select_related("updated_by").prefetch_related("allowed_runbooks")
     lookup_value_regex = UUID_PATTERN
     role_actions = {
         "create": "manage_secrets",
@@ -419,25 +440,33 @@ class SecretViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = secret_store.create(
-            data["name"],
-            data["value"],
-            data.get("description", ""),
-            actor_of(self.request),
-            user=self.request.user,
-            request=self.request,
-        )
+        try:
+            serializer.instance = secret_store.create(
+                data["name"],
+                data["value"],
+                data.get("description", ""),
+                actor_of(self.request),
+                user=self.request.user,
+                request=self.request,
+                allowed_runbooks=data.get("allowed_runbooks"),
+            )
+        except secret_store.ScopeRefused as exc:
+            raise PermissionDenied(str(exc)) from None
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        serializer.instance = secret_store.update(
-            serializer.instance,
-            actor_of(self.request),
-            value=data.get("value"),
-            description=data.get("description"),
-            user=self.request.user,
-            request=self.request,
-        )
+        try:
+            serializer.instance = secret_store.update(
+                serializer.instance,
+                actor_of(self.request),
+                value=data.get("value"),
+                description=data.get("description"),
+                user=self.request.user,
+                request=self.request,
+                allowed_runbooks=data.get("allowed_runbooks"),
+            )
+        except secret_store.ScopeRefused as exc:
+            raise PermissionDenied(str(exc)) from None
 
     def perform_destroy(self, instance):
         secret_store.delete(instance, actor_of(self.request), request=self.request)

@@ -11,8 +11,9 @@ The folder is the truth: a field the manifest leaves out takes its default.
 Only review stays with Steward: a folder cannot mark a runbook protected or
 unprotected, and an import into a protected runbook makes a pending version
 that a second author approves like any other edit.
-Importing validates every folder first, with the API's own rules, and writes
-nothing unless all of them are valid; a runbook whose content is unchanged
+Importing validates every folder first, with the API's own rules (a
+runbook declares only secrets that allow it), and writes nothing unless all
+of them are valid; a runbook whose content is unchanged
 gets no new version (and no audit entry).
 """
 
@@ -24,7 +25,7 @@ import yaml
 from django.db import transaction
 
 from audit import trail
-from runbooks import services
+from runbooks import secret_store, services
 from runbooks.api import RunbookSerializer
 from runbooks.models import DEFAULT_QUEUE, Runbook, RunbookVersion
 from runbooks.runners import KINDS
@@ -219,7 +220,12 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
             creating = runbook is None
             before = None if creating else runbook.current_version_id
             runbook = runbook or Runbook(slug=entry.slug)
-            version = services.save_runbook(runbook, entry.data, actor, message=f"Imported from {entry.folder.name}/")
+            try:
+                version = services.save_runbook(
+                    runbook, entry.data, actor, message=f"Imported from {entry.folder.name}/"
+                )
+            except secret_store.SecretScopeError as exc:  # all or nothing: the transaction ends here
+                raise ManifestError([f"{entry.folder}: secrets: {problem}" for problem in exc.problems]) from None
             if creating:
                 report.append((entry.slug, f"created (v{version.number})"))
             elif version.pk == runbook.pending_version_id:

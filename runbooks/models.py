@@ -333,6 +333,10 @@ class Secret(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The runbooks that may declare it and get its value; nothing else can
+    # (runbooks/secret_store.py). By row, not by slug: a renamed runbook
+    # keeps its secrets, and a new runbook given the old slug gets none.
+    allowed_runbooks = models.ManyToManyField("Runbook", blank=True, related_name="allowed_secrets")
 
     class Meta:
         ordering = ["name"]

@@ -13,6 +13,7 @@ from config.slugs import unique_slug
 from events import rendering
 from notifications import emit as notify
 from runbooks import parameters as params
+from runbooks import secret_store
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
     (runbooks/review.py) and runs keep using the current one; whether the
     runbook was protected *before* this save decides, so switching
     protection off and changing the code in one request is still reviewed.
+    A new version declaring a secret that does not allow the runbook raises
+    secret_store.SecretScopeError, and nothing is saved.
     Returns the new version (or the unchanged latest one).
     """
     creating = runbook.pk is None
@@ -87,6 +90,10 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
                 # Back to what runs already: the draft is withdrawn, nothing to review.
                 version, runbook.pending_version = runbook.current_version, None
             else:
+                # Every new version, whoever makes it (a restore too): a
+                # declaration out of scope raises SecretScopeError and the
+                # transaction leaves nothing behind.
+                secret_store.check_scope(runbook, content["secrets"])
                 version = RunbookVersion(
                     runbook=runbook, number=_next_number(runbook), author=author, message=message, **content
                 )

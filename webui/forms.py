@@ -292,7 +292,32 @@ class _NeverShownTextarea(forms.Textarea):
         return None
 
 
-class SecretForm(forms.Form):
+def _scope_field() -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=Runbook.objects.filter(current_version__isnull=False).order_by("name"),
+        to_field_name="slug",
+        required=False,
+        label="Allowed runbooks",
+        help_text="Only these runbooks may declare it and get its value. Only an admin changes this list.",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+
+
+class _ScopedSecretForm(forms.Form):
+    """The scope field is shown to everyone who may edit the secret, but
+    only an admin's choice counts: for others it is disabled, so Django
+    keeps the current scope whatever the browser sends (and
+    secret_store refuses a change from them anyway)."""
+
+    def __init__(self, *args, may_scope: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["allowed_runbooks"] = _scope_field()
+        if not may_scope:
+            self.fields["allowed_runbooks"].disabled = True
+            self.fields["allowed_runbooks"].help_text = "Only an admin changes which runbooks may use a secret."
+
+
+class SecretForm(_ScopedSecretForm):
     name = forms.CharField(max_length=100, help_text="Upper-case letters, digits and '_', e.g. PAGER_TOKEN")
     value = forms.CharField(
         strip=False,
@@ -312,7 +337,7 @@ class SecretForm(forms.Form):
         return name
 
 
-class SecretUpdateForm(forms.Form):
+class SecretUpdateForm(_ScopedSecretForm):
     value = forms.CharField(
         strip=False,
         required=False,

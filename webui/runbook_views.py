@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts import roles
 from accounts.authentication import actor_of
 from runbooks import parameters as params
-from runbooks import review, services
+from runbooks import review, secret_store, services
 from runbooks.filters import RunbookFilter
 from runbooks.models import Execution, Runbook, RunbookVersion, Secret
 from webui import diff
@@ -85,9 +85,13 @@ def runbook_new(request):
     if request.method == "POST" and form.is_valid():
         runbook = Runbook()
         message = form.cleaned_data["message"] or "Created"
-        services.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
-        messages.success(request, f"Runbook {runbook.name} created.")
-        return redirect("runbook_detail", slug=runbook.slug)
+        try:
+            services.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
+        except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
+            form.add_error("secrets", exc.problems)
+        else:
+            messages.success(request, f"Runbook {runbook.name} created.")
+            return redirect("runbook_detail", slug=runbook.slug)
     return render(request, "webui/runbook_form.html", {"form": form})
 
 
@@ -116,15 +120,19 @@ def runbook_edit(request, slug):
             form.fields["requires_approval"].disabled = True
             form.fields["requires_approval"].help_text = "Only an admin can switch approval off on a protected runbook."
     if request.method == "POST" and form.is_valid():
-        version = services.save_runbook(
-            runbook,
-            form.runbook_data(),
-            actor_of(request),
-            author=request.user,
-            message=form.cleaned_data["message"],
-        )
-        _saved_message(request, runbook, version, latest)
-        return redirect("runbook_detail", slug=runbook.slug)
+        try:
+            version = services.save_runbook(
+                runbook,
+                form.runbook_data(),
+                actor_of(request),
+                author=request.user,
+                message=form.cleaned_data["message"],
+            )
+        except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
+            form.add_error("secrets", exc.problems)
+        else:
+            _saved_message(request, runbook, version, latest)
+            return redirect("runbook_detail", slug=runbook.slug)
     return render(
         request,
         "webui/runbook_form.html",
@@ -145,6 +153,7 @@ def runbook_detail(request, slug):
         else:
             return redirect("execution_detail", pk=execution.pk)
     existing = set(Secret.objects.filter(name__in=version.secrets).values_list("name", flat=True))
+    allowed = set(Secret.objects.filter(name__in=existing, allowed_runbooks=runbook).values_list("name", flat=True))
     return render(
         request,
         "webui/runbook_detail.html",
@@ -153,6 +162,8 @@ def runbook_detail(request, slug):
             "version": version,
             "form": form,
             "missing_secrets": [name for name in version.secrets if name not in existing],
+            # Declared when they allowed it; an admin narrowed them since: runs fail.
+            "refused_secrets": [name for name in version.secrets if name in existing and name not in allowed],
             "executions": _recent_runs(runbook),
             "pending": runbook.pending_version,
         },
@@ -230,7 +241,11 @@ def version_restore(request, slug, number):
     runbook = _runbook(slug)
     old = _version(runbook, number)
     latest = runbook.pending_version or runbook.current_version
-    version = services.restore_version(runbook, old, actor_of(request), author=request.user)
+    try:
+        version = services.restore_version(runbook, old, actor_of(request), author=request.user)
+    except secret_store.SecretScopeError as exc:
+        messages.error(request, f"Version {old.number} was not restored: {exc}.")
+        return redirect("runbook_version", slug=runbook.slug, number=old.number)
     if version.pk == latest.pk:
         messages.info(request, f"Version {old.number} has the same content as the latest one; nothing changed.")
     elif version.number < latest.number:

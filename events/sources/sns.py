@@ -161,16 +161,17 @@ def _certificate(url) -> x509.Certificate:
     if not is_sns_url(url):
         raise SignatureError("SigningCertURL must be https on sns.<region>.amazonaws.com")
     key = "steward:sns-cert:" + hashlib.sha256(url.encode()).hexdigest()
-    pem = cache.get(key)
-    fetched = pem is None
-    if fetched:
-        pem = fetch(url)
+    cached = cache.get(key)
+    # Kept as PEM text: the cache holds only JSON (config/caches.py).
+    fetched = not isinstance(cached, str)
+    pem = fetch(url) if fetched else cached.encode("ascii", "replace")
     try:
         certificate = x509.load_pem_x509_certificate(pem)
     except ValueError:
         raise SignatureError("the signing certificate cannot be read") from None
     if fetched:
-        cache.set(key, pem, CERT_CACHE_SECONDS)
+        # A certificate that loaded is PEM, which is ASCII.
+        cache.set(key, pem.decode("ascii"), CERT_CACHE_SECONDS)
     return certificate
 
 

@@ -31,17 +31,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def processes_with(marker: str) -> list[int]:
-    """Pids whose environment names our private var dir: what the run started."""
-    pids = []
+def processes_with(marker: str, supervisor: int | None = None) -> list[int]:
+    """Pids whose environment names our private var dir: what the run started.
+    Steward's processes keep their environment to root (config/procfs.py),
+    so a test that is not root also takes the supervisor's descendants,
+    found through /proc/<pid>/stat, which anyone may read."""
+    pids, parents = set(), {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
+                parents[int(entry.name)] = int((entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[1])
                 if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
+                    pids.add(int(entry.name))
+            except (OSError, ValueError, IndexError):
                 continue
-    return [pid for pid in pids if pid != os.getpid()]
+    if supervisor is not None:
+        tree = {supervisor}
+        while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
+            tree |= grown
+        pids |= tree
+    return sorted(pid for pid in pids if pid != os.getpid())
 
 
 class Output:
@@ -160,7 +169,7 @@ def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedd
     assert detail["status"] == "succeeded" and detail["result"]["host"] == "web-01"
 
     # Ctrl-C stops every process it started within 10 seconds.
-    started = processes_with(f"STEWARD_VAR_DIR={env['STEWARD_VAR_DIR']}")
+    started = processes_with(f"STEWARD_VAR_DIR={env['STEWARD_VAR_DIR']}", supervisor=proc.pid)
     assert len(started) >= 4  # supervisor, gunicorn and its worker, celery worker (and its pool)
     # No Celery beat: the worker's agent thread does the periodic work.
     assert not [pid for pid in started if b"beat" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]

@@ -14,7 +14,7 @@ from audit.models import AuditEntry
 from config import crypto
 from runbooks import secret_store
 from runbooks.models import Secret
-from tests.factories import make_source
+from tests.factories import make_runbook, make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_create_list_retrieve_never_show_the_value(api):
     response = post(api, "/api/v1/secrets/", {"name": "PAGER_TOKEN", "value": VALUE, "description": "PagerDuty"})
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "name", "description", "created_at", "updated_at", "updated_by"}
+    assert set(body) == {"id", "name", "description", "allowed_runbooks", "created_at", "updated_at", "updated_by"}
     assert body["name"] == "PAGER_TOKEN" and body["updated_by"] == "oncall"
     for path in ("/api/v1/secrets/", f"/api/v1/secrets/{body['id']}/", f"/api/v1/secrets/{body['id']}"):
         page = api.get(path)
@@ -88,33 +88,35 @@ def test_secrets_need_authentication(client):
 
 
 def test_values_for_a_run_name_every_missing_secret():
-    secret_store.create("ONE", "1-value", "", trail.SYSTEM)
-    assert secret_store.values_for(["ONE"]) == {"ONE": "1-value"}
+    runbook = make_runbook(slug="uses-one")
+    secret_store.create("ONE", "1-value", "", trail.SYSTEM, allowed_runbooks=[runbook])
+    assert secret_store.values_for(["ONE"], runbook) == {"ONE": "1-value"}
     with pytest.raises(secret_store.SecretError, match="TWO, THREE"):
-        secret_store.values_for(["ONE", "TWO", "THREE"])
+        secret_store.values_for(["ONE", "TWO", "THREE"], runbook)
 
 
 def test_several_keys_the_first_encrypts_and_rotation_moves_to_it():
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    runbook = make_runbook(slug="uses-db")
     with override_settings(STEWARD_ENCRYPTION_KEY=old):
-        secret_store.create("DB_PASSWORD", VALUE, "", trail.SYSTEM)
+        secret_store.create("DB_PASSWORD", VALUE, "", trail.SYSTEM, allowed_runbooks=[runbook])
         source, _ = make_source("pd", "pagerduty")
         source.signing_secret = "pagerduty-signing-secret-1234"
         source.save()
     with override_settings(STEWARD_ENCRYPTION_KEY=f"{new},{old}"):
-        assert secret_store.values_for(["DB_PASSWORD"]) == {"DB_PASSWORD": VALUE}
+        assert secret_store.values_for(["DB_PASSWORD"], runbook) == {"DB_PASSWORD": VALUE}
         out = io.StringIO()
         call_command("rotate_secrets", stdout=out)
         assert "re-encrypted 1 secret(s) and 1 signing secret(s)" in out.getvalue()
     with override_settings(STEWARD_ENCRYPTION_KEY=new):
-        assert secret_store.values_for(["DB_PASSWORD"]) == {"DB_PASSWORD": VALUE}
+        assert secret_store.values_for(["DB_PASSWORD"], runbook) == {"DB_PASSWORD": VALUE}
         source.refresh_from_db()
         assert source.signing_secret == "pagerduty-signing-secret-1234"
     with (
         override_settings(STEWARD_ENCRYPTION_KEY=old),
         pytest.raises(secret_store.SecretError, match="cannot be decrypted"),
     ):
-        secret_store.values_for(["DB_PASSWORD"])
+        secret_store.values_for(["DB_PASSWORD"], runbook)
 
 
 def test_runbooks_declare_secrets_by_valid_names(api):

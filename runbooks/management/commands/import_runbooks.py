@@ -33,7 +33,11 @@ class Command(BaseCommand):
             changing = sum(1 for _, what in report if what != "unchanged")
             self.stdout.write(f"dry run: {len(report)} runbook(s) valid, {changing} would change; nothing written")
             return
-        report = manifest.import_entries(entries, trail.Actor("system", "import_runbooks"))
+        try:
+            report = manifest.import_entries(entries, trail.Actor("system", "import_runbooks"))
+        except manifest.ManifestError as exc:
+            problems = "\n".join(f"  {p}" for p in exc.problems)
+            raise CommandError(f"nothing imported: {len(exc.problems)} problem(s)\n{problems}") from None
         for slug, what in report:
             self.stdout.write(f"{slug}: {what}")
         changed = sum(1 for _, what in report if what != "unchanged")
