@@ -7,12 +7,16 @@ Bad filter input is an error, never silently ignored: the API answers 400
 page shows the form with its errors.
 """
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 
 ISO_TIME_HELP = "an ISO 8601 time, e.g. 2026-11-29T03:00:00Z"
+TIME_RANGE_HELP = "a time between 0001-01-01 and 9999-12-31 in UTC"
 
 
 def by_time(field: str) -> dict[str, str]:
@@ -44,9 +48,36 @@ class ChoicesFilter(django_filters.MultipleChoiceFilter):
         return qs.filter(**{f"{self.field_name}__in": value}) if value else qs
 
 
-def time_filter(field_name: str, lookup: str, label: str) -> django_filters.IsoDateTimeFilter:
+def in_utc(value: datetime.datetime) -> datetime.datetime:
+    """An aware time moved to UTC, the form every database stores. Python
+    parses offsets up to ±24 h, PostgreSQL refuses past ±15:59 (a 500 it
+    was), and a time near year 1 or 9999 may leave Python's range in UTC:
+    OverflowError, which the caller turns into a refusal."""
+    return value.astimezone(datetime.UTC)
+
+
+class UtcTimeField(IsoDateTimeField):
+    """An ISO 8601 time, given with any offset (or none: the server's zone),
+    handed to the query in UTC; one outside the representable range is a
+    validation error naming the field, not a server error."""
+
+    default_error_messages = {"range": TIME_RANGE_HELP}
+
+    def to_python(self, value):
+        try:
+            parsed = super().to_python(value)
+            return in_utc(parsed) if parsed is not None else None
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["range"], code="range") from None
+
+
+class TimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcTimeField
+
+
+def time_filter(field_name: str, lookup: str, label: str) -> TimeFilter:
     """`created_after` (inclusive) or `created_before` (exclusive) on a list's time."""
-    return django_filters.IsoDateTimeFilter(
+    return TimeFilter(
         field_name=field_name,
         lookup_expr=lookup,
         label=label,
