@@ -8,8 +8,10 @@ from urllib import parse
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import pagination, routers
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import pagination, routers, serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.views import exception_handler as drf_exception_handler
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -85,6 +87,118 @@ class CursorPagination(pagination.CursorPagination):
         return parameters
 
 
+# --- JSON types are what the schema says ------------------------------------
+#
+# DRF coerces: a CharField takes 5 as "5", an IntegerField "5", a
+# BooleanField "yes" or 1. The schema says string, integer, boolean, and a
+# request body is JSON (the only parser), so for an API request (a
+# serializer given the request) a value of another JSON type is a 400, as
+# the schema promises. A page that runs a serializer on form data gives no
+# request and keeps DRF's coercion.
+
+
+def _is_integer(value) -> bool:
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
+
+
+JSON_TYPES = {
+    serializers.CharField: lambda value: isinstance(value, str),
+    serializers.IntegerField: _is_integer,
+    serializers.FloatField: lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    serializers.BooleanField: lambda value: isinstance(value, bool),
+    # DRF would look 0 up as "0"; PostgreSQL refuses a NUL in a query (a 500).
+    serializers.SlugRelatedField: lambda value: isinstance(value, str) and "\x00" not in value,
+}
+
+
+def _json_typed(field_class, accepts):
+    coercing = field_class.to_internal_value
+
+    def to_internal_value(self, data):
+        if self.context.get("request") is not None and not accepts(data):
+            self.fail("invalid", input=data)
+        return coercing(self, data)
+
+    field_class.to_internal_value = to_internal_value
+
+
+for _field_class, _accepts in JSON_TYPES.items():
+    _json_typed(_field_class, _accepts)
+
+
+# An unknown field is a 400, not silently dropped: `requires_aproval: true`
+# would otherwise save a binding without the approval its author asked for.
+# The schema says so (additionalProperties: false, config/openapi.py).
+UNKNOWN_FIELD = "not a field of this object"
+
+
+def _known_fields_only():
+    taking = serializers.Serializer.to_internal_value
+
+    def to_internal_value(self, data):
+        if self.parent is None and self.context.get("request") is not None and isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
+        return taking(self, data)
+
+    serializers.Serializer.to_internal_value = to_internal_value
+
+
+_known_fields_only()
+
+
+# The schema of a field is set on its class: DRF copies each serializer's
+# fields by calling their class again, so an attribute on an instance is lost.
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class _StorableJSONField(serializers.JSONField):
+    def to_internal_value(self, data):
+        # PostgreSQL's jsonb cannot hold \u0000 (a 500 it would be).
+        if _has_nul(data):
+            raise ValidationError("a NUL character (\\u0000) cannot be stored")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(_StorableJSONField):
+    """A JSON object, said so in the schema (a bare JSONField is documented
+    as any value, null included, which the validation refuses)."""
+
+
+@extend_schema_field({"type": "array", "items": {}})
+class JSONListField(_StorableJSONField):
+    """A JSON array (see JSONObjectField)."""
+
+
+class StrictManyRelatedField(serializers.ManyRelatedField):
+    """A list of references that is a JSON list: DRF takes any iterable, so
+    `{}` passed for `[]`."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class SlugsField(serializers.SlugRelatedField):
+    """`many=True` slugs, refusing anything but a JSON list."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        # As DRF's own many_init, with the strict list.
+        many = {key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS}
+        return StrictManyRelatedField(child_relation=cls(*args, **kwargs), **many)
+
+
 class Router(routers.DefaultRouter):
     """Every path works with and without its trailing slash; no redirects."""
 
@@ -109,7 +223,19 @@ def exception_handler(exc, context):
         errors = response.data
         detail = _first_message(errors)
         response.data = {"detail": detail, "errors": errors}
+        if _only(exc.get_codes(), "unique"):
+            # The name or slug is taken: the request is fine, the state is not.
+            response.status_code = status.HTTP_409_CONFLICT
     return response
+
+
+def _only(codes, wanted: str) -> bool:
+    """True when every error code in DRF's nested codes is `wanted`."""
+    if isinstance(codes, dict):
+        return bool(codes) and all(_only(c, wanted) for c in codes.values())
+    if isinstance(codes, list):
+        return bool(codes) and all(_only(c, wanted) for c in codes)
+    return codes == wanted
 
 
 def _first_message(errors) -> str:
