@@ -1,22 +1,202 @@
 """API plumbing shared by every app: pagination, errors, the router."""
 
+import binascii
+import datetime
+from base64 import b64decode
+from urllib import parse
+
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import pagination, routers
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import pagination, routers, serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.views import exception_handler as drf_exception_handler
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
 
 
+INVALID_CURSOR = "not a cursor this list gave out; start again without it"
+
+
 class CursorPagination(pagination.CursorPagination):
-    """`{"results", "next", "previous"}`, stable under inserts."""
+    """`{"results", "next", "previous"}`, stable under inserts.
+
+    A bad `page_size` or `cursor` is a 400 naming it, never silently the
+    default page (DRF ignores a bad page_size) nor a 404 or a 500 (a cursor
+    is base64 a client can edit, and its position reaches the query)."""
 
     ordering = "-created_at"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request):
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        wanted = values[-1]
+        if len(values) > 1 or not (wanted.isascii() and wanted.isdigit()) or not 1 <= int(wanted) <= self.max_page_size:
+            raise ValidationError({self.page_size_query_param: [f"a whole number from 1 to {self.max_page_size}"]})
+        return int(wanted)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = queryset.model  # decode_cursor checks the position against the ordering's field
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        values = request.query_params.getlist(self.cursor_query_param)
+        if not values:
+            return None
+        try:
+            if len(values) > 1:
+                raise ValueError("two cursors")
+            querystring = b64decode(values[0].encode("ascii"), validate=True).decode("ascii")
+            tokens = parse.parse_qs(querystring, keep_blank_values=True, strict_parsing=bool(querystring))
+            offset = pagination._positive_int(tokens.get("o", ["0"])[0], cutoff=self.offset_cutoff)
+            reverse = bool(int(tokens.get("r", ["0"])[0]))
+            position = self._checked_position(tokens.get("p", [None])[0])
+        except (TypeError, ValueError, OverflowError, binascii.Error, DjangoValidationError):
+            raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
+        return pagination.Cursor(offset=offset, reverse=reverse, position=position)
+
+    def _checked_position(self, position: str | None) -> str | None:
+        """The position as the ordering's field reads it (ValueError or
+        ValidationError when it cannot), a time moved to UTC: a position
+        with an offset PostgreSQL refuses would otherwise be a 500."""
+        if position is None:
+            return None
+        try:
+            field = self._model._meta.get_field(self.ordering[0].lstrip("-"))
+        except (AttributeError, FieldDoesNotExist):
+            return position
+        value = field.to_python(position)
+        if isinstance(value, datetime.datetime):
+            if value.tzinfo is None:
+                raise ValueError("a cursor's time has an offset")
+            return value.astimezone(datetime.UTC).isoformat()
+        return position
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+# --- JSON types are what the schema says ------------------------------------
+#
+# DRF coerces: a CharField takes 5 as "5", an IntegerField "5", a
+# BooleanField "yes" or 1. The schema says string, integer, boolean, and a
+# request body is JSON (the only parser), so for an API request (a
+# serializer given the request) a value of another JSON type is a 400, as
+# the schema promises. A page that runs a serializer on form data gives no
+# request and keeps DRF's coercion.
+
+
+def _is_integer(value) -> bool:
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
+
+
+JSON_TYPES = {
+    serializers.CharField: lambda value: isinstance(value, str),
+    serializers.IntegerField: _is_integer,
+    serializers.FloatField: lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    serializers.BooleanField: lambda value: isinstance(value, bool),
+    # DRF would look 0 up as "0"; PostgreSQL refuses a NUL in a query (a 500).
+    serializers.SlugRelatedField: lambda value: isinstance(value, str) and "\x00" not in value,
+}
+
+
+def _json_typed(field_class, accepts):
+    coercing = field_class.to_internal_value
+
+    def to_internal_value(self, data):
+        if self.context.get("request") is not None and not accepts(data):
+            self.fail("invalid", input=data)
+        return coercing(self, data)
+
+    field_class.to_internal_value = to_internal_value
+
+
+for _field_class, _accepts in JSON_TYPES.items():
+    _json_typed(_field_class, _accepts)
+
+
+# An unknown field is a 400, not silently dropped: `requires_aproval: true`
+# would otherwise save a binding without the approval its author asked for.
+# The schema says so (additionalProperties: false, config/openapi.py).
+UNKNOWN_FIELD = "not a field of this object"
+
+
+def _known_fields_only():
+    taking = serializers.Serializer.to_internal_value
+
+    def to_internal_value(self, data):
+        if self.parent is None and self.context.get("request") is not None and isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
+        return taking(self, data)
+
+    serializers.Serializer.to_internal_value = to_internal_value
+
+
+_known_fields_only()
+
+
+# The schema of a field is set on its class: DRF copies each serializer's
+# fields by calling their class again, so an attribute on an instance is lost.
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class _StorableJSONField(serializers.JSONField):
+    def to_internal_value(self, data):
+        # PostgreSQL's jsonb cannot hold \u0000 (a 500 it would be).
+        if _has_nul(data):
+            raise ValidationError("a NUL character (\\u0000) cannot be stored")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class JSONObjectField(_StorableJSONField):
+    """A JSON object, said so in the schema (a bare JSONField is documented
+    as any value, null included, which the validation refuses)."""
+
+
+@extend_schema_field({"type": "array", "items": {}})
+class JSONListField(_StorableJSONField):
+    """A JSON array (see JSONObjectField)."""
+
+
+class StrictManyRelatedField(serializers.ManyRelatedField):
+    """A list of references that is a JSON list: DRF takes any iterable, so
+    `{}` passed for `[]`."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class SlugsField(serializers.SlugRelatedField):
+    """`many=True` slugs, refusing anything but a JSON list."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        # As DRF's own many_init, with the strict list.
+        many = {key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS}
+        return StrictManyRelatedField(child_relation=cls(*args, **kwargs), **many)
 
 
 class Router(routers.DefaultRouter):
@@ -43,7 +223,19 @@ def exception_handler(exc, context):
         errors = response.data
         detail = _first_message(errors)
         response.data = {"detail": detail, "errors": errors}
+        if _only(exc.get_codes(), "unique"):
+            # The name or slug is taken: the request is fine, the state is not.
+            response.status_code = status.HTTP_409_CONFLICT
     return response
+
+
+def _only(codes, wanted: str) -> bool:
+    """True when every error code in DRF's nested codes is `wanted`."""
+    if isinstance(codes, dict):
+        return bool(codes) and all(_only(c, wanted) for c in codes.values())
+    if isinstance(codes, list):
+        return bool(codes) and all(_only(c, wanted) for c in codes)
+    return codes == wanted
 
 
 def _first_message(errors) -> str:

@@ -293,6 +293,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.add_error_responses",
+        "config.openapi.add_component_rules",
     ],
     "ENUM_NAME_OVERRIDES": {
         "SourceKindEnum": ["alertmanager", "generic", "grafana", "pagerduty", "sns"],

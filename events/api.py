@@ -1,5 +1,6 @@
 """REST API for sources, bindings and events (/api/v1/sources/, ...)."""
 
+import re
 import uuid
 
 from django.conf import settings
@@ -7,7 +8,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
@@ -18,13 +19,15 @@ from rest_framework.validators import UniqueValidator
 from accounts.authentication import actor_of
 from audit import trail
 from config import storable
-from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
+from config.api import SLUG_PATTERN, UNKNOWN_FIELD, UUID_PATTERN, CursorPagination, JSONListField, JSONObjectField
 from events import backtest, breaker, matching, paths, rendering, schedules, services
 from events.filters import BindingFilter, EventFilter, SourceFilter
 from events.models import Binding, DedupEntry, Event, Schedule, Source
 from events.sources import ADAPTERS, generic
 from runbooks import parameters as params
 from runbooks.models import Execution, Runbook
+
+CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 MAPPING_FIELDS = {"name", "status", "severity", "fingerprint", "summary", "labels", "annotations"}
 # Kinds whose signatures use a signing secret, and whether it is required.
@@ -67,6 +70,7 @@ class SourceSerializer(serializers.ModelSerializer):
     )
     kind = serializers.ChoiceField(choices=sorted(ADAPTERS))
     webhook_url = serializers.SerializerMethodField()
+    mapping = JSONObjectField(required=False)
     preset = serializers.ChoiceField(choices=["", *sorted(generic.PRESETS)], required=False, allow_blank=True)
     # Write-only: it goes in, encrypted, and never comes back out.
     signing_secret = serializers.CharField(
@@ -202,7 +206,7 @@ class SourceViewSet(
         """A new token, shown in this answer only; the old one keeps working
         for `grace_minutes` (default 60), then only the new one does."""
         source = self.get_object()
-        body = RotateTokenSerializer(data=request.data)
+        body = RotateTokenSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         token = services.rotate_source_token(
             source, actor_of(request), grace_minutes=body.validated_data["grace_minutes"], request=request
@@ -210,15 +214,18 @@ class SourceViewSet(
         return Response({**SourceSerializer(source).data, "token": token})
 
 
+@extend_schema_field({"type": "string", "nullable": True, "maxLength": 64})
+class OptionalSourceField(serializers.SlugRelatedField):
+    """A source's slug, or null (or "", which DRF reads as null): any source."""
+
+
 class BindingSerializer(serializers.ModelSerializer):
-    source = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Source.objects.all(), allow_null=True, required=False
-    )
+    source = OptionalSourceField(slug_field="slug", queryset=Source.objects.all(), allow_null=True, required=False)
     runbook = serializers.SlugRelatedField(
         slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
     )
-    match = serializers.JSONField(required=False)
-    parameters = serializers.JSONField(required=False)
+    match = JSONListField(required=False)
+    parameters = JSONObjectField(required=False)
 
     class Meta:
         model = Binding
@@ -287,9 +294,9 @@ class BacktestResultSerializer(serializers.Serializer):
 
 
 class BindingTestRequestSerializer(serializers.Serializer):
-    """Documentation of `bindings/test/`: an inline event or a stored one.
-    The source (a slug, here or as the event's `source`) is the one the
-    event comes from: a binding of another source does not match it."""
+    """Documentation of `bindings/test/`: an inline event or a stored one
+    (one of the two). The source (a slug, here or as the event's `source`) is
+    the one the event comes from: a binding of another source does not match it."""
 
     event = serializers.DictField(required=False)
     event_id = serializers.UUIDField(required=False)
@@ -360,16 +367,19 @@ class BindingViewSet(
     @extend_schema(request=BacktestSerializer, responses=BacktestResultSerializer)
     @action(detail=True, methods=["post"], serializer_class=BacktestSerializer)
     def backtest(self, request, pk=None):
-        body = BacktestSerializer(data=request.data)
+        body = BacktestSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         return Response(backtest.backtest(self.get_object(), body.validated_data["days"]))
 
 
 def test_document(data) -> dict:
     """The event a binding test runs against: given inline or by id."""
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or ("event" in data) == ("event_id" in data):
         raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
-    if data.get("event_id"):
+    unknown = sorted(set(data) - {"event", "event_id"})
+    if unknown:
+        raise ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
+    if "event_id" in data:
         event = Event.objects.select_related("source").filter(pk=_uuid(data["event_id"])).first()
         if event is None:
             raise ValidationError({"event_id": ["no such event"]})
@@ -405,10 +415,10 @@ def test_document(data) -> dict:
 
 
 def _uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise ValidationError({"event_id": ["must be a UUID"]}) from None
+    # The schema's `format: uuid`: the dashed form only (uuid.UUID also takes braces and urn:uuid:).
+    if not isinstance(value, str) or not CANONICAL_UUID.fullmatch(value):
+        raise ValidationError({"event_id": ["must be a UUID"]})
+    return uuid.UUID(value)
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -457,7 +467,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
     )
     timezone = serializers.CharField(source="time_zone", max_length=64, required=False, default="UTC")
-    parameters = serializers.JSONField(required=False, default=dict)
+    parameters = JSONObjectField(required=False, default=dict)
     next_runs = serializers.SerializerMethodField()
 
     class Meta:

@@ -17,7 +17,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
-from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
+from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, SlugsField
 from gates import services
 from gates.models import Check, Gate
 from runbooks.models import Runbook
@@ -28,9 +28,7 @@ class GateSerializer(serializers.ModelSerializer):
     name = serializers.SlugField(
         max_length=64, validators=[UniqueValidator(Gate.objects.all(), message="a gate with this name exists")]
     )
-    runbooks = serializers.SlugRelatedField(
-        slug_field="slug", many=True, queryset=Runbook.objects.filter(current_version__isnull=False)
-    )
+    runbooks = SlugsField(slug_field="slug", many=True, queryset=Runbook.objects.filter(current_version__isnull=False))
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=86400, required=False, default=600)
 
     class Meta:
@@ -77,7 +75,24 @@ class CheckPagination(CursorPagination):
     ordering = "-created_at"
 
 
-WAIT = OpenApiParameter("wait", OpenApiTypes.INT, description="seconds to hold the answer for the verdict (≤ 60)")
+WAIT = OpenApiParameter(
+    "wait",
+    {"type": "number", "minimum": 0, "maximum": services.MAX_WAIT_SECONDS},
+    description=f"seconds to hold the answer for the verdict (≤ {services.MAX_WAIT_SECONDS})",
+)
+
+
+def wait_seconds(request) -> float:
+    """`?wait=`: how long to hold the answer, 0 to 60 seconds; anything
+    else is a 400 (asking a check and reading one say the same)."""
+    raw = request.query_params.get("wait", "0")
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= services.MAX_WAIT_SECONDS:  # NaN fails this too
+        raise ValidationError({"wait": [f"seconds, from 0 to {services.MAX_WAIT_SECONDS}"]})
+    return wait
 
 
 class GateViewSet(
@@ -133,12 +148,7 @@ class GateViewSet(
             return paginator.get_paginated_response(CheckSerializer(page, many=True).data)
         if not isinstance(request.data, dict):
             raise ValidationError({"detail": ["send a JSON object: what you are about to ship"]})
-        try:
-            wait = float(request.query_params.get("wait", 0))
-        except ValueError:
-            raise ValidationError({"wait": ["seconds, at most 60"]}) from None
-        if not 0 <= wait <= services.MAX_WAIT_SECONDS:
-            raise ValidationError({"wait": [f"between 0 and {services.MAX_WAIT_SECONDS} seconds"]})
+        wait = wait_seconds(request)
         try:
             check = services.ask(gate, dict(request.data), request.user, actor_of(request), request=request)
         except ParameterError as exc:
@@ -152,11 +162,8 @@ class GateViewSet(
     @action(detail=True, methods=["get"], url_path=rf"checks/(?P<check_id>{UUID_PATTERN})")
     def check(self, request, name=None, check_id=None):
         check = get_object_or_404(Check.objects.select_related("gate"), pk=check_id, gate__name=name)
-        try:
-            wait = min(float(request.query_params.get("wait", 0)), services.MAX_WAIT_SECONDS)
-        except ValueError:
-            raise ValidationError({"wait": ["seconds, at most 60"]}) from None
-        check = services.wait(check, wait) if wait > 0 else services.refresh(check)
+        wait = wait_seconds(request)
+        check = services.wait(check, wait) if wait else services.refresh(check)
         return Response(
             CheckSerializer(check).data, status=status.HTTP_200_OK if check.verdict else status.HTTP_202_ACCEPTED
         )
@@ -165,7 +172,7 @@ class GateViewSet(
     @action(detail=True, methods=["post"], url_path=rf"checks/(?P<check_id>{UUID_PATTERN})/override")
     def override(self, request, name=None, check_id=None):
         check = get_object_or_404(Check.objects.select_related("gate"), pk=check_id, gate__name=name)
-        body = OverrideSerializer(data=request.data)
+        body = OverrideSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         check = services.override(
             check,

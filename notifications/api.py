@@ -8,7 +8,7 @@ up, is in the answer that creates the channel and nowhere else.
 
 import re
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -17,6 +17,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from config.api import SLUG_PATTERN, UUID_PATTERN
+from config.filtering import NO_NUL
 from events.models import Binding
 from gates.models import Gate
 from notifications import channels
@@ -234,22 +235,34 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         channels.delete_subscription(instance, actor_of(self.request), request=self.request)
 
 
+# "" is "not filtered", as on every list.
 DELIVERY_FILTERS = [
-    OpenApiParameter("status", str, enum=[s.value for s in Delivery.Status]),
-    OpenApiParameter("channel", str, description="a channel's slug"),
-    OpenApiParameter("execution", str, description="an execution's id"),
-    OpenApiParameter("event", str, description="run_failed, gate_failed, ... or test"),
+    OpenApiParameter("status", {"type": "string", "enum": ["", *Delivery.Status.values]}),
+    OpenApiParameter("channel", {"type": "string", "pattern": NO_NUL}, description="a channel's slug"),
+    OpenApiParameter(
+        "execution",
+        {"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}]},
+        description="an execution's id",
+    ),
+    OpenApiParameter(
+        "event", {"type": "string", "pattern": NO_NUL}, description="run_failed, gate_failed, ... or test"
+    ),
 ]
 
 
-@extend_schema(parameters=DELIVERY_FILTERS)
+@extend_schema_view(list=extend_schema(parameters=DELIVERY_FILTERS))
 class DeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = DeliverySerializer
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self):
         queryset = Delivery.objects.select_related("channel")
+        if self.action != "list":
+            return queryset  # a delivery is found by its id alone
         params = self.request.query_params
+        for name in ("channel", "event"):
+            if "\x00" in params.get(name, ""):
+                raise ValidationError({name: ["Null characters are not allowed."]})
         if params.get("status"):
             if params["status"] not in Delivery.Status.values:
                 raise ValidationError({"status": [f"one of {', '.join(Delivery.Status.values)}"]})

@@ -4,7 +4,7 @@
 import re
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -13,7 +13,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts import roles
 from accounts.authentication import actor_of
-from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination
+from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
 from events import rendering
 from runbooks import approvals, review, secret_store, services
 from runbooks import parameters as params
@@ -39,7 +39,7 @@ class RunbookSerializer(serializers.Serializer):
     team = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     kind = serializers.ChoiceField(choices=RunbookVersion.Kind.choices)
     script = serializers.CharField(max_length=MAX_SCRIPT, trim_whitespace=False)
-    parameters = serializers.JSONField(required=False, default=dict)
+    parameters = JSONObjectField(required=False, default=dict)
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=86400, required=False, default=300)
     secrets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
     queue = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
@@ -155,7 +155,7 @@ class LogPageSerializer(serializers.Serializer):
 
 
 class RunSerializer(serializers.Serializer):
-    parameters = serializers.JSONField(required=False, default=dict)
+    parameters = JSONObjectField(required=False, default=dict)
 
 
 def _loosens_review(runbook: Runbook, data: dict) -> bool:
@@ -226,7 +226,8 @@ class RunbookViewSet(
         response["Location"] = f"/api/v1/runbooks/{response.data['slug']}/"
         return response
 
-    @extend_schema(responses=VersionSerializer(many=True))
+    # The runbook list's filters do not apply to its versions.
+    @extend_schema(responses=VersionSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
     def versions(self, request, slug=None):
         runbook = self.get_object()
@@ -255,7 +256,7 @@ class RunbookViewSet(
     @action(detail=True, methods=["post"], serializer_class=RunSerializer)
     def run(self, request, slug=None):
         runbook = self.get_object()
-        body = RunSerializer(data=request.data)
+        body = RunSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         try:
             execution = services.request_run(
@@ -394,6 +395,11 @@ def log_page(execution: Execution, after: int) -> dict:
     return {"lines": lines, "next": next_n, "done": finished and len(lines) < LOG_PAGE}
 
 
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100, "pattern": secret_store.NAME.pattern})
+class SecretNameField(serializers.CharField):
+    """secret_store checks the name (validate_name); the schema says the same pattern."""
+
+
 class SecretSerializer(serializers.ModelSerializer):
     """`{name, value, description, allowed_runbooks: [slug]}`; the value is
     write-only: no answer ever holds it, not even the one to its creation.
@@ -402,6 +408,7 @@ class SecretSerializer(serializers.ModelSerializer):
     value = serializers.CharField(
         write_only=True, trim_whitespace=False, max_length=secret_store.MAX_VALUE_LENGTH, required=True
     )
+    name = SecretNameField(max_length=100)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     allowed_runbooks = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Runbook.objects.all(), required=False
@@ -423,7 +430,7 @@ class SecretSerializer(serializers.ModelSerializer):
         if problem:
             raise ValidationError(problem)
         if Secret.objects.filter(name=value).exists():
-            raise ValidationError("a secret with this name exists; send a new value to replace it")
+            raise ValidationError("a secret with this name exists; send a new value to replace it", code="unique")
         return value
 
 

@@ -14,7 +14,15 @@ import django_filters
 from django.db import connection
 from django.db.models import Q
 
-from config.filtering import BY_NAME_OR_AGE, ChoicesFilter, ListFilterSet, by_time, ordering_filter, time_filter
+from config.filtering import (
+    BY_NAME_OR_AGE,
+    ChoicesFilter,
+    IdFilter,
+    ListFilterSet,
+    by_time,
+    ordering_filter,
+    time_filter,
+)
 from runbooks.models import Execution, Runbook, RunbookVersion
 
 
@@ -26,8 +34,8 @@ class ExecutionFilter(ListFilterSet):
     runbook = django_filters.CharFilter(field_name="runbook__slug", label="Runbook (slug)", max_length=64)
     status = ChoicesFilter(choices=Execution.Status.choices, label="Status")
     source = django_filters.CharFilter(field_name="source__slug", label="Source (slug)", max_length=64)
-    event = django_filters.UUIDFilter(field_name="event_id", label="Event (id)")
-    binding = django_filters.UUIDFilter(field_name="binding_id", label="Binding (id)")
+    event = IdFilter(field_name="event_id", label="Event (id)")
+    binding = IdFilter(field_name="binding_id", label="Binding (id)")
     created_after = time_filter("created_at", "gte", "Created from")
     created_before = time_filter("created_at", "lt", "Created before")
 

@@ -18,7 +18,9 @@ from django.test import Client
 
 from tests.factories import api_token, make_user
 
-FIXTURES = Path(settings.BASE_DIR).parent / "shared" / "fixtures"
+# The recorded payloads live in the checkout, beside this file: a fresh clone
+# has nothing outside itself.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API
 
 

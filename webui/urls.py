@@ -7,6 +7,7 @@ from webui import (
     audit_views,
     event_views,
     gate_views,
+    icons,
     notification_views,
     runbook_views,
     secret_views,
@@ -15,6 +16,7 @@ from webui import (
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("favicon.ico", icons.favicon, name="favicon"),
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("executions/", views.execution_list, name="execution_list"),

@@ -1,6 +1,10 @@
 """List filters, sorts and cursors as a script uses them, and the 400s it
 gets for bad input."""
 
+import base64
+from datetime import timedelta, timezone
+from urllib.parse import quote
+
 import pytest
 
 from runbooks.models import Execution
@@ -119,3 +123,67 @@ def test_bindings_filter_by_state(api, crowd):
     assert [b["name"] for b in _all(api, "/api/v1/bindings/?tripped=true")] == ["binding 002"]
     assert [b["name"] for b in _all(api, "/api/v1/bindings/?enabled=false")] == ["binding 002"]
     assert len(_all(api, "/api/v1/bindings/?tripped=false")) == len(crowd["bindings"]) - 1
+
+
+# Valid RFC 3339 times that leave years 1..9999 once moved to UTC (Python
+# cannot hold them; they were 500s): before, or after, every stored row.
+BEFORE_EVERY_ROW = ["0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00+23:59"]
+AFTER_EVERY_ROW = ["9999-12-31T23:59:59-05:00", "9999-12-31T23:00:00-16:05"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/bindings/", "/api/v1/events/", "/api/v1/runbooks/", "/api/v1/audit/"])
+def test_a_time_outside_what_python_holds_filters_as_before_or_after_every_row(api, crowd, url):
+    everything = len(api.get(url, {"page_size": 500}).json()["results"])
+    assert everything > 0
+    for moment in BEFORE_EVERY_ROW:
+        assert api.get(url, {"created_before": moment, "page_size": 500}).json()["results"] == [], moment
+        assert len(api.get(url, {"created_after": moment, "page_size": 500}).json()["results"]) == everything
+    for moment in AFTER_EVERY_ROW:
+        assert len(api.get(url, {"created_before": moment, "page_size": 500}).json()["results"]) == everything
+        assert api.get(url, {"created_after": moment, "page_size": 500}).json()["results"] == [], moment
+
+
+@pytest.mark.parametrize("url", ["/api/v1/bindings/", "/api/v1/events/", "/api/v1/runbooks/", "/api/v1/executions/"])
+def test_a_time_with_any_offset_python_parses_filters_as_the_same_instant(api, crowd, url):
+    """-16:05 is past PostgreSQL's offsets: it used to be a 500 there."""
+    everything = len(_all(api, f"{url}?page_size=500"))
+    early = {"created_before": "0462-08-20T08:38:42-16:05", "page_size": 500}
+    assert api.get(url, early).json()["results"] == []
+    late = {"created_after": "0462-08-20T08:38:42-16:05", "page_size": 500}
+    assert len(api.get(url, late).json()["results"]) == everything > 0
+    # The same instant written in UTC and at +14:00 finds the same rows.
+    newest = Execution.objects.order_by("-created_at")[4].created_at
+    at_utc = newest.isoformat()
+    at_plus_14 = newest.astimezone(timezone(timedelta(hours=14)))
+    assert len(_all(api, f"/api/v1/executions/?created_after={at_utc.replace('+00:00', 'Z')}")) == 5
+    plus = at_plus_14.isoformat().replace("+", "%2B")
+    assert len(_all(api, f"/api/v1/executions/?created_after={plus}")) == 5
+
+
+@pytest.mark.parametrize("page_size", ["abc", "null", "1.5", "0", "-3", "501", "", "1e3", "٣"], ids=repr)
+def test_page_size_must_be_a_whole_number_from_1_to_500(api, db, page_size):
+    response = api.get("/api/v1/executions/", {"page_size": page_size})
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["detail"] == "page_size: a whole number from 1 to 500" and "page_size" in body["errors"]
+
+
+def test_page_size_in_range_sets_the_page(api, crowd):
+    assert len(api.get("/api/v1/executions/", {"page_size": "500"}).json()["results"]) == Execution.objects.count()
+    body = api.get("/api/v1/executions/", {"page_size": "1"}).json()
+    assert len(body["results"]) == 1 and "page_size=1" in body["next"]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "%%%", "cD0yMDI2LTEzLTAx", "bz0tNSZyPTE%3D"])
+def test_an_invalid_cursor_is_a_400_naming_it(api, crowd, cursor):
+    response = api.get(f"/api/v1/executions/?cursor={cursor}")
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"] == "cursor: not a cursor this list gave out; start again without it"
+
+
+def test_a_cursor_whose_time_has_an_offset_postgresql_refuses_still_pages(api, crowd):
+    """A cursor is base64 a client can edit; its time reaches the query."""
+    cursor = quote(base64.b64encode(b"p=2999-01-01 00:00:00-16:05").decode())
+    response = api.get(f"/api/v1/executions/?cursor={cursor}&page_size=500")
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == Execution.objects.count()

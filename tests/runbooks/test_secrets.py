@@ -57,10 +57,10 @@ def test_invalid_secrets_are_400_with_the_field(api, body, field):
     assert not Secret.objects.exists()
 
 
-def test_a_second_secret_of_the_same_name_is_400(api):
+def test_a_second_secret_of_the_same_name_is_a_409_conflict(api):
     assert post(api, "/api/v1/secrets/", {"name": "TOKEN", "value": "a"}).status_code == 201
     response = post(api, "/api/v1/secrets/", {"name": "TOKEN", "value": "b"})
-    assert response.status_code == 400 and "exists" in response.json()["detail"]
+    assert response.status_code == 409 and "exists" in response.json()["detail"]
 
 
 def test_replace_the_value_or_the_description_and_delete(api):

@@ -164,6 +164,10 @@ def test_the_form_accepts_what_the_api_accepts(author_client, api_as, runbook, s
         **form_data(name="from the api"),
         "match": CONDITIONS,
         "parameters": PARAMETERS,
+        # JSON numbers, as the schema says (a form posts every value as text).
+        "dedup_window_seconds": 300,
+        "breaker_failures": 3,
+        "breaker_window_minutes": 15,
         "cancel_on_resolve": True,
         "enabled": True,
         "requires_approval": False,
