@@ -376,7 +376,7 @@ def test_document(data) -> dict:
     """The event a binding test runs against: given inline or by id."""
     if not isinstance(data, dict) or ("event" in data) == ("event_id" in data):
         raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
-    unknown = sorted(set(data) - {"event", "event_id"})
+    unknown = sorted(set(data) - {"event", "event_id", "source"})
     if unknown:
         raise ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
     if "event_id" in data:
