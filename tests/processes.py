@@ -40,3 +40,20 @@ def processes_of(execution_id) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def processes_running(token: str) -> list[int]:
+    """Live processes whose command line holds `token`: how a test finds a
+    child that cleared its environment (`env -i`) and left its session."""
+    needle = token.encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or not alive(int(entry.name)):
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                if needle in f.read():
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

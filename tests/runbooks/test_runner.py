@@ -2,12 +2,15 @@
 
 import json
 import os
+import pwd
 import time
+import uuid
 
 import pytest
 
 from runbooks.runners.process import RunSpec, param_env_name, run
-from tests.processes import alive
+from tests.conftest import wait_for
+from tests.processes import processes_running
 
 
 class ListSink:
@@ -124,20 +127,21 @@ def test_temp_dir_is_removed_and_is_the_working_directory():
     sink = ListSink()
     run(spec("import os; print(os.getcwd()); print(os.environ['HOME'])"), sink)
     cwd, home = sink.texts("stdout")
-    assert cwd == home and os.path.basename(cwd).startswith("steward-run-")
-    assert not os.path.exists(cwd)
+    assert cwd == home and os.path.basename(os.path.dirname(cwd)).startswith("steward-run-")
+    assert not os.path.exists(cwd) and not os.path.exists(os.path.dirname(cwd))
 
 
-def test_timeout_kills_the_whole_process_group_including_grandchildren(tmp_path):
-    marker = tmp_path / "grandchild.pid"
-    script = f"sleep 300 &\necho $! > {marker}\necho started\nsleep 300\n"
+def test_timeout_kills_the_whole_run_including_grandchildren_that_left_it():
+    token = uuid.uuid4().hex[:12]
+    # A child in the background, and one double-forked into a session of its
+    # own with an empty environment: the PID namespace ends both.
+    script = f"sleep 300.{token}1 &\nsetsid -f env -i sleep 300.{token}2\necho started\nsleep 300\n"
     started = time.monotonic()
     outcome = run(spec(script, kind="shell", timeout_seconds=1, kill_grace_seconds=1), ListSink())
     elapsed = time.monotonic() - started
     assert outcome.status == "timed_out"
     assert elapsed < 4
-    time.sleep(0.1)
-    assert not alive(int(marker.read_text()))
+    wait_for(lambda: processes_running(token) == [], timeout=3, what="no process of the run left")
 
 
 def test_a_runbook_ignoring_sigterm_is_killed_after_the_grace():
@@ -156,12 +160,23 @@ def test_cancel_stops_the_run_within_a_second_or_two():
     assert time.monotonic() - started < 2
 
 
-def test_background_children_do_not_outlive_the_run(tmp_path):
-    marker = tmp_path / "daemon.pid"
-    outcome = run(spec(f"(sleep 300 >/dev/null 2>&1 & echo $! > {marker})\necho done", kind="shell"), ListSink())
+@pytest.mark.parametrize("sandbox", ["namespaces", "process"])
+def test_background_children_do_not_outlive_the_run(sandbox):
+    token = uuid.uuid4().hex[:12]
+    script = f"(sleep 300.{token} >/dev/null 2>&1 &)\necho done"
+    identifiers = {"STEWARD_EXECUTION_ID": token}
+    outcome = run(spec(script, kind="shell", sandbox=sandbox, identifiers=identifiers), ListSink())
     assert outcome.status == "succeeded"
-    time.sleep(0.1)
-    assert not alive(int(marker.read_text()))
+    wait_for(lambda: processes_running(token) == [], timeout=3, what="no process of the run left")
+
+
+def test_a_child_that_cleared_its_environment_and_left_the_session_dies_with_the_run():
+    """The red team's leftover: `setsid -f env -i sleep` escapes the
+    environment-marker scan, not the PID namespace."""
+    token = uuid.uuid4().hex[:12]
+    outcome = run(spec(f"setsid -f env -i sleep 1000.{token}\necho left it", kind="shell"), ListSink())
+    assert outcome.status == "succeeded"
+    wait_for(lambda: processes_running(token) == [], timeout=3, what="the escaped child to be gone")
 
 
 def test_output_streams_while_the_run_is_going():
@@ -203,24 +218,63 @@ def test_non_string_parameters_reach_the_runbook_as_json():
     assert json.loads(sink.texts("stdout")[0]) == ["a", "b"]
 
 
-def test_as_root_the_runbook_runs_as_the_unprivileged_user():
+def test_as_root_each_run_gets_a_uid_of_its_own_from_the_pool():
+    if os.geteuid() != 0:
+        pytest.skip("only a root worker switches users; this one is not root")
+    script = "import os\nprint(os.getuid(), os.getgid(), os.getgroups())\nprint(os.access('/root', os.R_OK))\n"
+    seen = set()
+    for _ in range(2):
+        sink = ListSink()
+        outcome = run(spec(script, uid_pool=(62000, 62999)), sink)
+        assert outcome.status == "succeeded", sink.texts()
+        ids, root_readable = sink.texts("stdout")
+        uid, gid, groups = ids.split(" ", 2)
+        assert 62000 <= int(uid) <= 62999 and uid == gid and groups == "[]"
+        assert root_readable == "False"
+        seen.add(int(uid))
+    assert 0 not in seen and os.getuid() not in seen
+
+
+def test_without_a_pool_the_runbook_runs_as_the_shared_user():
     if os.geteuid() != 0:
         pytest.skip("only a root worker switches users; this one is not root")
     sink = ListSink()
-    script = (
-        "import os, json\nprint(os.getuid(), os.getgid(), os.getgroups())\n"
-        "print(os.access('/root', os.R_OK))\n"
-        "json.dump({'ok': True}, open(os.environ['STEWARD_RESULT'], 'w'))\n"
-    )
-    outcome = run(spec(script, run_as="nobody"), sink)
+    script = "import os, json\nprint(os.getuid(), os.getgid(), os.getgroups())\n"
+    script += "json.dump({'ok': True}, open(os.environ['STEWARD_RESULT'], 'w'))\n"
+    outcome = run(spec(script, uid_pool=None, run_as="nobody"), sink)
     assert outcome.status == "succeeded", sink.texts()
-    import pwd
-
     nobody = pwd.getpwnam("nobody")
-    assert sink.texts("stdout") == [f"{nobody.pw_uid} {nobody.pw_gid} []", "False"]
+    assert sink.texts("stdout") == [f"{nobody.pw_uid} {nobody.pw_gid} []"]
     assert outcome.result == {"ok": True}
 
 
 def test_an_unknown_runbook_user_fails_clearly():
-    outcome = run(spec("print(1)", run_as="no-such-user-here"), ListSink())
+    if os.geteuid() != 0:
+        pytest.skip("only a root worker switches users; this one is not root")
+    outcome = run(spec("print(1)", uid_pool=None, run_as="no-such-user-here"), ListSink())
     assert outcome.status == "failed" and "no-such-user-here" in outcome.error
+
+
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        ('mkfifo "$STEWARD_RESULT"', "is a FIFO"),
+        ('ln -s /etc/shadow "$STEWARD_RESULT"', "is a symlink"),
+        ('mkdir "$STEWARD_RESULT"', "is a directory"),
+        ("head -c 1100000 /dev/zero | tr '\\0' ' ' > \"$STEWARD_RESULT\"", "over the 1048576 byte limit"),
+    ],
+    ids=["fifo", "symlink", "directory", "too-big"],
+)
+def test_a_result_that_is_no_small_regular_file_fails_the_run_at_once(make, expected):
+    started = time.monotonic()
+    outcome = run(spec(make, kind="shell"), ListSink())
+    assert outcome.status == "failed" and expected in outcome.error, outcome
+    assert outcome.result is None
+    assert time.monotonic() - started < 3  # never blocks on a FIFO
+
+
+def test_the_worker_files_are_written_fresh_and_only_for_the_run():
+    script = 'stat -c \'%a %n\' "$STEWARD_PARAMS" "$STEWARD_EVENT" . runbook.sh'
+    sink = ListSink()
+    run(spec(script, kind="shell"), sink)
+    assert [line.split()[0] for line in sink.texts("stdout")] == ["600", "600", "700", "600"]
