@@ -4,6 +4,7 @@ They refuse values they do not understand instead of guessing, so a typo in a
 deployment fails at start rather than silently running with a default.
 """
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -40,3 +41,37 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    value = default if raw is None or raw.strip() == "" else raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
+
+
+def env_range(name: str, default: str) -> tuple[int, int] | None:
+    """`first-last` of positive integers (e.g. a UID range); empty: None."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return None
+    first, sep, last = raw.partition("-")
+    try:
+        low, high = int(first), int(last if sep else first)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a range like 62000-62999, not {raw!r}") from None
+    if low <= 0 or high < low:
+        raise ImproperlyConfigured(f"{name} must be a range of positive numbers, first <= last, not {raw!r}")
+    return low, high
+
+
+def env_networks(name: str, default: str) -> list[str]:
+    """A comma-separated list of IP networks (CIDRs or single addresses)."""
+    items = env_list(name, default)
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} holds {item!r}, which is no IP address or CIDR network") from None
+    return items
