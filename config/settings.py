@@ -371,6 +371,8 @@ STEWARD_RUNBOOK_HIDDEN_PATHS = env_list("STEWARD_RUNBOOK_HIDDEN_PATHS", "")
 # start; `process` opts out (a banner on every page says runbooks are not
 # contained).
 STEWARD_SANDBOX = env_choice("STEWARD_SANDBOX", "namespaces", ("namespaces", "process"))
+# The bwrap binary; empty: the system's (/usr/bin/bwrap, Debian package bubblewrap).
+STEWARD_BWRAP = env_str("STEWARD_BWRAP", "")
 # A root worker runs each runbook as a UID of its own from this range, taken
 # with a lock file per UID in STEWARD_RUNBOOK_UID_LOCK_DIR (root-only), so
 # every worker process on the machine shares one pool. Empty: all runs as

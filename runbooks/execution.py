@@ -234,6 +234,7 @@ def spec_for(execution: Execution, secrets: dict[str, str] | None = None) -> pro
         tmp_bytes=settings.STEWARD_RUNBOOK_TMP_MB * 1024**2,
         egress_deny=egress_deny() if network == "egress" else [],
         cgroup=delegated_cgroup(),
+        bwrap=settings.STEWARD_BWRAP,
     )
 
 

@@ -80,19 +80,19 @@ def sandbox_problem() -> str | None:
     from runbooks.runners import namespaces, uids
 
     if os.geteuid() != 0:
-        return namespaces.probe(os.getuid(), os.getgid())
+        return namespaces.probe(os.getuid(), os.getgid(), settings.STEWARD_BWRAP)
     if settings.STEWARD_RUNBOOK_UIDS is None:
         try:
             account = pwd.getpwnam(settings.STEWARD_RUNBOOK_USER)
         except KeyError:
             return f"the runbook user {settings.STEWARD_RUNBOOK_USER!r} does not exist"
-        return namespaces.probe(account.pw_uid, account.pw_gid)
+        return namespaces.probe(account.pw_uid, account.pw_gid, settings.STEWARD_BWRAP)
     try:
         lease = uids.acquire(settings.STEWARD_RUNBOOK_UIDS, settings.STEWARD_RUNBOOK_UID_LOCK_DIR)
     except (uids.PoolError, OSError) as exc:
         return f"no runbook UID: {exc}"
     try:
-        return namespaces.probe(lease.uid, lease.uid)
+        return namespaces.probe(lease.uid, lease.uid, settings.STEWARD_BWRAP)
     finally:
         lease.release()
 

@@ -2,6 +2,8 @@
 ended, and the processes a run left on this machine."""
 
 import os
+import tempfile
+from pathlib import Path
 
 from runbooks.models import Execution
 from tests.conftest import wait_for
@@ -57,3 +59,12 @@ def processes_running(token: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def folder_outside_tmp(mode: int = 0o755) -> Path:
+    """A folder a runbook can be shown, outside /tmp: each run has a /tmp
+    of its own, where the host's is not to be seen at all. Remove it after."""
+    base = "/var/lib" if os.geteuid() == 0 else os.path.expanduser("~")
+    folder = Path(tempfile.mkdtemp(prefix="steward-test-", dir=base))
+    folder.chmod(mode)
+    return folder

@@ -60,9 +60,12 @@ class Box:
     hidden_paths: list[str] = field(default_factory=list)
     tmp_bytes: int = 256 * MiB
     egress_deny: list[str] = field(default_factory=list)
+    bwrap: str = ""  # the bwrap binary; empty: found in /usr/bin, /bin, /usr/local/bin
 
 
-def bwrap_path() -> str | None:
+def bwrap_path(configured: str = "") -> str | None:
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
     return shutil.which("bwrap", path="/usr/bin:/bin:/usr/local/bin")
 
 
@@ -102,7 +105,7 @@ def argv(box: Box, command: list[str], uid: int, info_fd: int | None, block_fd: 
     go on top of earlier ones, and `--size` sizes the `--tmpfs` after it."""
     size = str(box.tmp_bytes)
     args = [
-        bwrap_path() or "bwrap",
+        bwrap_path(box.bwrap) or box.bwrap or "bwrap",
         "--unshare-user",
         "--disable-userns",
         "--unshare-pid",
@@ -289,16 +292,16 @@ def _last_line(raw: bytes) -> str:
 # --- the worker's start --------------------------------------------------------
 
 
-def probe(uid: int, gid: int) -> str | None:
+def probe(uid: int, gid: int, bwrap: str = "") -> str | None:
     """Can this machine make the sandbox? None when it can, else why not
     (and how to fix it)."""
-    if bwrap_path() is None:
-        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    if bwrap_path(bwrap) is None:
+        return f"bwrap is not installed{f' at {bwrap}' if bwrap else ''} (Debian/Ubuntu: apt-get install bubblewrap)"
     workdir = tempfile.mkdtemp(prefix="steward-probe-")
     try:
         if os.geteuid() == 0:
             os.chown(workdir, uid, gid)
-        command = argv(Box(workdir=workdir), ["/bin/true"], uid, None, None)
+        command = argv(Box(workdir=workdir, bwrap=bwrap), ["/bin/true"], uid, None, None)
         done = subprocess.run(
             command, capture_output=True, timeout=10, stdin=subprocess.DEVNULL, env={}, cwd="/", **_as(uid, gid)
         )

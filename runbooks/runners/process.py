@@ -72,6 +72,7 @@ class RunSpec:
     egress_deny: list[str] = field(default_factory=list)
     # A delegated cgroup v2 folder for a cgroup per run ("" none; see `cgroups`).
     cgroup: str = ""
+    bwrap: str = ""  # the bwrap binary ("" found on the system's PATH)
 
 
 @dataclass
@@ -283,6 +284,7 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
         hidden_paths=spec.hidden_paths,
         tmp_bytes=spec.tmp_bytes,
         egress_deny=spec.egress_deny,
+        bwrap=spec.bwrap,
     )
     info_r, info_w = os.pipe2(os.O_CLOEXEC)
     block_r = block_w = -1

@@ -131,15 +131,28 @@ def test_temp_dir_is_removed_and_is_the_working_directory():
     assert not os.path.exists(cwd) and not os.path.exists(os.path.dirname(cwd))
 
 
+def numeric_token() -> str:
+    """A mark for `sleep 300.<token>` that sleep accepts (digits only)."""
+    return str(uuid.uuid4().int % 10**12)
+
+
+def seen(token: str) -> str:
+    """A shell line printing how many of the run's processes carry `token`
+    (the pattern's [.] keeps grep itself out of the count)."""
+    return f"sleep 0.3; echo seen $(grep -l '[.]{token}' /proc/[0-9]*/cmdline 2>/dev/null | wc -l)\n"
+
+
 def test_timeout_kills_the_whole_run_including_grandchildren_that_left_it():
-    token = uuid.uuid4().hex[:12]
+    token = numeric_token()
     # A child in the background, and one double-forked into a session of its
     # own with an empty environment: the PID namespace ends both.
-    script = f"sleep 300.{token}1 &\nsetsid -f env -i sleep 300.{token}2\necho started\nsleep 300\n"
+    script = f"sleep 300.{token} &\nsetsid -f env -i sleep 301.{token}\n{seen(token)}sleep 300\n"
+    sink = ListSink()
     started = time.monotonic()
-    outcome = run(spec(script, kind="shell", timeout_seconds=1, kill_grace_seconds=1), ListSink())
+    outcome = run(spec(script, kind="shell", timeout_seconds=1.5, kill_grace_seconds=1), sink)
     elapsed = time.monotonic() - started
     assert outcome.status == "timed_out"
+    assert sink.texts("stdout") == ["seen 2"]  # both children ran
     assert elapsed < 4
     wait_for(lambda: processes_running(token) == [], timeout=3, what="no process of the run left")
 
@@ -162,20 +175,24 @@ def test_cancel_stops_the_run_within_a_second_or_two():
 
 @pytest.mark.parametrize("sandbox", ["namespaces", "process"])
 def test_background_children_do_not_outlive_the_run(sandbox):
-    token = uuid.uuid4().hex[:12]
-    script = f"(sleep 300.{token} >/dev/null 2>&1 &)\necho done"
+    token = numeric_token()
+    script = f"(sleep 300.{token} >/dev/null 2>&1 &)\n{seen(token)}"
     identifiers = {"STEWARD_EXECUTION_ID": token}
-    outcome = run(spec(script, kind="shell", sandbox=sandbox, identifiers=identifiers), ListSink())
+    sink = ListSink()
+    outcome = run(spec(script, kind="shell", sandbox=sandbox, identifiers=identifiers), sink)
     assert outcome.status == "succeeded"
+    assert sink.texts("stdout") == ["seen 1"]
     wait_for(lambda: processes_running(token) == [], timeout=3, what="no process of the run left")
 
 
 def test_a_child_that_cleared_its_environment_and_left_the_session_dies_with_the_run():
     """The red team's leftover: `setsid -f env -i sleep` escapes the
     environment-marker scan, not the PID namespace."""
-    token = uuid.uuid4().hex[:12]
-    outcome = run(spec(f"setsid -f env -i sleep 1000.{token}\necho left it", kind="shell"), ListSink())
+    token = numeric_token()
+    sink = ListSink()
+    outcome = run(spec(f"setsid -f env -i sleep 1000.{token}\n{seen(token)}", kind="shell"), sink)
     assert outcome.status == "succeeded"
+    assert sink.texts("stdout") == ["seen 1"]
     wait_for(lambda: processes_running(token) == [], timeout=3, what="the escaped child to be gone")
 
 

@@ -4,9 +4,7 @@ privileges, Steward's folders hidden, secrets in the environment and masked."""
 import os
 import resource
 import shutil
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +12,7 @@ from runbooks.runners import sandbox
 from runbooks.runners.masking import Masker
 from runbooks.runners.process import RunSpec, run
 from tests.conftest import wait_for
+from tests.processes import folder_outside_tmp
 from tests.runbooks.test_runner import ListSink
 
 
@@ -100,9 +99,7 @@ def test_processes_are_limited_per_run_and_a_bomb_does_not_starve_a_concurrent_r
 def outside():
     """A folder the runbook's UID could read, outside /tmp (each run has a
     /tmp of its own, where the host's is not to be seen at all)."""
-    base = "/var/lib" if os.geteuid() == 0 else os.path.expanduser("~")
-    folder = Path(tempfile.mkdtemp(prefix="steward-test-", dir=base))
-    folder.chmod(0o755)
+    folder = folder_outside_tmp()
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
