@@ -89,6 +89,7 @@ def embedded(tmp_path):
 def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedded):
     proc, output, base_url, env = embedded
     wait_for(lambda: "Press Ctrl-C" in output.text, timeout=60, what=f"the start banner:\n{output.text}")
+    assert "Runbook sandbox: namespaces" in output.text  # bubblewrap works here: runbooks contained
     token = re.search(r"Bearer (sts_\w+)", output.text).group(1)
     password = re.search(r"log in:\s+admin / (\S+)", output.text).group(1)
     assert f"curl -sS -X POST {base_url}/hooks/demo" in output.text
