@@ -227,14 +227,17 @@ def _run_as(spec: RunSpec, sink: Sink, who: _Identity) -> Outcome:
         command = runner.command(os.path.join(workdir, runner.FILENAME), as_other_user=who.other)
         start = _run_contained if spec.sandbox == "namespaces" else _run_process
         outcome, supervisor = start(spec, sink, who, workdir, env, command)
-        if supervisor is not None and outcome.status in ("succeeded", "failed"):
+        if supervisor is not None:
             result, warning, error = read_result(dir_fd, "result.json")
             outcome.result = result
             if warning:
                 supervisor.note(warning)
                 supervisor.flush()
             if error:
-                outcome.status = "failed"
+                # A run that ended by itself fails for it; one stopped
+                # (timed out, cancelled) keeps its status, with both reasons.
+                if outcome.status in ("succeeded", "failed"):
+                    outcome.status = "failed"
                 outcome.error = error if not outcome.error else f"{outcome.error} {error}"
         return outcome
     finally:
@@ -248,7 +251,9 @@ def _write_new(dir_fd: int, name: str, text: str, who: _Identity) -> None:
     followed through a link or opened when already there."""
     fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
     try:
-        os.write(fd, text.encode())
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(fd, data) :]
         if who.other:
             os.fchown(fd, who.uid, who.gid)
     finally:
