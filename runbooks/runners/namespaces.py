@@ -19,7 +19,7 @@ Network modes:
 - egress: pasta (Debian `passt`) attaches to the run's network namespace as
   the run's UID; before the runbook starts, `prohibit` routes in that
   namespace refuse the control plane (the caller's deny list, this host's own
-  addresses, link-local and metadata). The runbook has no capability over
+  addresses and its gateways, link-local and metadata). The runbook has no capability over
   that namespace (it is owned by bwrap's outer user namespace, the runbook
   lives in a nested one), so it cannot remove them. pasta forwards no port
   either way (-t/-u/-T/-U none) and maps no gateway to the host's loopback.
@@ -186,11 +186,35 @@ def host_addresses() -> list[str]:
     return sorted(found)
 
 
+def host_gateways() -> list[str]:
+    """This machine's default gateways: in a container, the gateway is the
+    Docker host itself, whose services an egress run must not reach.
+    (Routing through it is untouched: only connections to it are refused.)"""
+    found = set()
+    try:
+        with open("/proc/net/route") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if len(fields) > 2 and fields[1] == "00000000" and fields[2] != "00000000":
+                    found.add(str(ipaddress.IPv4Address(int(fields[2], 16).to_bytes(4, "little"))))
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/proc/net/ipv6_route") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 4 and fields[0] == "0" * 32 and fields[1] == "00" and fields[4] != "0" * 32:
+                    found.add(str(ipaddress.IPv6Address(int(fields[4], 16))))
+    except (OSError, ValueError):
+        pass
+    return sorted(found)
+
+
 def deny_routes(deny: list[str]) -> str:
     """`ip -batch` lines: a `prohibit` route per refused network. A connect
     there fails at once with EACCES inside the run."""
     networks = []
-    for item in [*ALWAYS_DENIED, *host_addresses(), *deny]:
+    for item in [*ALWAYS_DENIED, *host_addresses(), *host_gateways(), *deny]:
         try:
             networks.append(ipaddress.ip_network(item, strict=False))
         except ValueError:

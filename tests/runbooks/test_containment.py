@@ -85,11 +85,12 @@ def test_the_probe_passes_where_bwrap_works():
     assert namespaces.probe(uid, uid) is None
 
 
-def test_egress_refuses_the_control_plane_this_host_and_link_local():
+def test_egress_refuses_the_control_plane_this_host_its_gateway_and_link_local():
+    assert namespaces.host_gateways(), "this machine has a default route"
     routes = namespaces.deny_routes(["10.20.30.40", "10.99.0.0/16"])
     for network in ("10.20.30.40/32", "10.99.0.0/16", "169.254.0.0/16", "fd00:ec2::254/128", "127.0.0.0/8"):
         assert f"route replace prohibit {network}\n" in routes
-    for address in namespaces.host_addresses():
+    for address in [*namespaces.host_addresses(), *namespaces.host_gateways()]:
         assert f"prohibit {address}/" in routes
     with pytest.raises(namespaces.SandboxError, match="not an address"):
         namespaces.deny_routes(["db.internal"])
