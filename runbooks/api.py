@@ -18,7 +18,7 @@ from events import rendering
 from runbooks import approvals, review, secret_store, services, validation
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
-from runbooks.models import Execution, LogLine, Runbook, RunbookVersion, Secret
+from runbooks.models import Execution, LogLine, Network, Runbook, RunbookVersion, Secret
 
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_SCRIPT = 256 * 1024
@@ -44,7 +44,7 @@ class RunbookSerializer(serializers.Serializer):
     secrets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
     queue = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     # What the run may reach; empty keeps the current mode (a new runbook: none).
-    network = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+    network = serializers.ChoiceField(choices=Network.choices, required=False, allow_blank=True, default="")
     message = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
     # Run policy (not part of a version: changing it changes no code).
     max_attempts = serializers.IntegerField(min_value=1, max_value=10, required=False)
@@ -297,6 +297,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "exit_code",
             "result",
             "error",
+            "network",  # the network the run had ("" before it ran)
         ]
 
 

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from audit import trail
 from runbooks import execution, services, validation
@@ -57,6 +58,9 @@ def test_the_api_takes_none_and_egress_from_an_author_and_host_only_from_an_admi
     assert not Runbook.objects.filter(slug="probe-host").exists()
     bad = post(client, author, {**body, "slug": "probe-bad", "network": "internet"})
     assert bad.status_code == 400 and "network" in bad.json()["errors"]
+    schema = client.get("/api/schema/?format=json", HTTP_AUTHORIZATION=f"Bearer {api_token(author)}").json()
+    enums = [v.get("enum") for v in schema["components"]["schemas"].values()]
+    assert ["none", "egress", "host"] in enums  # the API's network field is an enum
     allowed = post(client, admin, {**body, "slug": "probe-admin", "network": "host"})
     assert allowed.status_code == 201 and allowed.json()["network"] == "host"
 
@@ -125,5 +129,8 @@ def test_a_version_records_which_mode_ran(settings):
     run = services.request_run(runbook, {}, None, trail.SYSTEM)
     claimed = execution.claim(str(run.pk), "w")
     assert claimed.network == "egress"
+    client = Client()
+    client.force_login(make_user("viewer"))
+    assert client.get(f"/api/v1/executions/{run.pk}/").json()["network"] == "egress"
     settings.STEWARD_SANDBOX = "process"
     assert execution.network_of(RunbookVersion.objects.get(pk=runbook.current_version_id)) == "host"
