@@ -2,13 +2,17 @@
 every worker process on a machine, the cgroup v2 detection and its
 fallback, the probe a worker starts with, the egress deny routes."""
 
+import io
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from runbooks.management.commands import run_steward
 from runbooks.runners import cgroups, namespaces, uids
+from tests.processes import folder_outside_tmp
 
 
 @pytest.fixture
@@ -94,3 +98,30 @@ def test_egress_refuses_the_control_plane_this_host_its_gateway_and_link_local()
         assert f"prohibit {address}/" in routes
     with pytest.raises(namespaces.SandboxError, match="not an address"):
         namespaces.deny_routes(["db.internal"])
+
+
+def test_a_hidden_path_behind_a_folder_the_run_cannot_enter_is_hidden_at_that_folder():
+    base = folder_outside_tmp(0o755)
+    try:
+        private = base / "private"
+        (private / "deeper").mkdir(parents=True)
+        private.chmod(0o700)  # the run's UID could not walk into it, nor bwrap mount below it
+        mounts = namespaces.hidden_mounts([str(private / "deeper"), str(base / "missing")], uid=62000)
+        assert str(private) in mounts and str(private / "deeper") not in mounts
+        assert str(base / "missing") not in mounts  # nothing there to hide
+        assert "/run" in mounts  # the services' Unix sockets, always
+    finally:
+        shutil.rmtree(base)
+
+
+def test_make_run_opts_out_out_loud_where_bwrap_cannot_run(settings, monkeypatch):
+    monkeypatch.delenv("STEWARD_SANDBOX", raising=False)
+    settings.STEWARD_BWRAP = "/nonexistent/bwrap"
+    command = run_steward.Command(stdout=io.StringIO())
+    assert command.choose_sandbox() == {"STEWARD_SANDBOX": "process"}
+    said = command.stdout.getvalue()
+    assert "Runbook sandbox: process, runbooks are NOT contained" in said and "bwrap is not installed" in said
+    settings.STEWARD_BWRAP = ""
+    command = run_steward.Command(stdout=io.StringIO())
+    assert command.choose_sandbox() == {}
+    assert "Runbook sandbox: namespaces" in command.stdout.getvalue()
