@@ -44,6 +44,11 @@ ALWAYS_DENIED = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "127.0.0.0/
 # services on this machine (PostgreSQL, Redis, Docker) sit under /run.
 SYSTEM_HIDDEN = ("/run",)
 _NS_GET_USERNS = 0xB701  # ioctl on a namespace fd: the user namespace owning it
+# Where an egress run sends DNS when this machine's resolver is on loopback
+# (Docker's 127.0.0.11, systemd-resolved's 127.0.0.53), which the run cannot
+# reach: pasta maps UDP port 53 of this address to that resolver. From the
+# benchmarking range (RFC 2544), which no real service uses.
+DNS_FORWARD = "198.18.0.53"
 NETWORK_SETUP_SECONDS = 10
 
 
@@ -61,6 +66,8 @@ class Box:
     tmp_bytes: int = 256 * MiB
     egress_deny: list[str] = field(default_factory=list)
     bwrap: str = ""  # the bwrap binary; empty: found in /usr/bin, /bin, /usr/local/bin
+    # egress with a loopback resolver: this file (nameserver DNS_FORWARD) is the run's /etc/resolv.conf
+    resolv_conf: str = ""
 
 
 def bwrap_path(configured: str = "") -> str | None:
@@ -134,6 +141,8 @@ def argv(box: Box, command: list[str], uid: int, info_fd: int | None, block_fd: 
         if path == "/run" and resolv.startswith("/run/") and os.path.exists(resolv):
             # /etc/resolv.conf pointing into /run (systemd-resolved) keeps working.
             args += ["--ro-bind", resolv, resolv]
+    if box.resolv_conf:
+        args += ["--ro-bind", box.resolv_conf, "/etc/resolv.conf"]
     for path in ("/tmp", "/var/tmp", "/dev/shm"):
         args += ["--size", size, "--perms", "1777", "--tmpfs", path]
     args += ["--bind", box.workdir, box.workdir, "--chdir", box.workdir]
@@ -160,6 +169,19 @@ def read_info(fd: int, deadline: float) -> dict:
 
 
 # --- egress --------------------------------------------------------------------
+
+
+def loopback_resolver(path: str = "/etc/resolv.conf") -> bool:
+    """Whether this machine's first DNS resolver is on loopback."""
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver":
+                    return ipaddress.ip_address(parts[1].split("%")[0]).is_loopback
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def host_addresses() -> list[str]:
@@ -222,9 +244,11 @@ def deny_routes(deny: list[str]) -> str:
     return "".join(f"route replace prohibit {net}\n" for net in sorted(set(networks), key=str))
 
 
-def start_egress(pid: int, deny: list[str], uid: int, gid: int) -> None:
+def start_egress(pid: int, deny: list[str], uid: int, gid: int, dns_forward: bool = False) -> None:
     """Give the sandbox whose first process is `pid` outbound network
-    through pasta, with the deny routes in place; raises SandboxError."""
+    through pasta, with the deny routes in place; raises SandboxError.
+    `dns_forward`: the run's resolver is DNS_FORWARD, mapped to this
+    machine's (see Box.resolv_conf)."""
     pasta = pasta_path()
     if pasta is None:
         raise SandboxError("network mode egress needs pasta (Debian package passt), which is not installed")
@@ -232,7 +256,7 @@ def start_egress(pid: int, deny: list[str], uid: int, gid: int) -> None:
     try:
         owner = fcntl.ioctl(netns, _NS_GET_USERNS)
         try:
-            _run_pasta(pasta, netns, owner, uid, gid)
+            _run_pasta(pasta, netns, owner, uid, gid, dns_forward)
             _add_routes(netns, owner, deny_routes(deny))
         finally:
             os.close(owner)
@@ -246,7 +270,7 @@ def _as(uid: int, gid: int) -> dict:
     return {"user": uid, "group": gid, "extra_groups": []}
 
 
-def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int) -> None:
+def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int, dns_forward: bool) -> None:
     # pasta refuses to run as root (it would turn itself into nobody): it
     # runs as the run's UID, which owns the sandbox's outer user namespace.
     # It forks into the background once the namespace is configured, and
@@ -268,6 +292,7 @@ def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int) -> None:
         f"/proc/self/fd/{owner}",
         "--netns",
         f"/proc/self/fd/{netns}",
+        *(["--dns-forward", DNS_FORWARD] if dns_forward else []),
     ]
     try:
         done = subprocess.run(

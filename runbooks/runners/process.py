@@ -73,6 +73,9 @@ class RunSpec:
     # A delegated cgroup v2 folder for a cgroup per run ("" none; see `cgroups`).
     cgroup: str = ""
     bwrap: str = ""  # the bwrap binary ("" found on the system's PATH)
+    # egress: send DNS through pasta to this machine's resolver (None: when
+    # that resolver is on loopback, where the run cannot reach it)
+    dns_forward: bool | None = None
 
 
 @dataclass
@@ -283,6 +286,16 @@ def _start_failed(exc: Exception) -> tuple[Outcome, None]:
 
 
 def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_Supervisor | None"]:
+    dns_forward = spec.network == "egress" and (
+        namespaces.loopback_resolver() if spec.dns_forward is None else spec.dns_forward
+    )
+    resolv_conf = ""
+    if dns_forward:
+        # Beside the work dir, in the root-owned folder: the run cannot change it.
+        resolv_conf = os.path.join(os.path.dirname(workdir), "resolv.conf")
+        with open(resolv_conf, "x") as f:
+            f.write(f"nameserver {namespaces.DNS_FORWARD}\n")
+        os.chmod(resolv_conf, 0o644)
     box = namespaces.Box(
         workdir=workdir,
         network=spec.network,
@@ -290,6 +303,7 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
         tmp_bytes=spec.tmp_bytes,
         egress_deny=spec.egress_deny,
         bwrap=spec.bwrap,
+        resolv_conf=resolv_conf,
     )
     info_r, info_w = os.pipe2(os.O_CLOEXEC)
     block_r = block_w = -1
@@ -323,7 +337,7 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
             try:
                 if not info:
                     raise namespaces.SandboxError("bwrap ended before the sandbox was ready")
-                namespaces.start_egress(info["child-pid"], spec.egress_deny, who.uid, who.gid)
+                namespaces.start_egress(info["child-pid"], spec.egress_deny, who.uid, who.gid, dns_forward)
             except (namespaces.SandboxError, OSError) as exc:
                 _kill_group(proc.pid)
                 proc.communicate()

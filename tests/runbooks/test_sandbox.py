@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from runbooks.runners import sandbox
+from runbooks.runners import namespaces, sandbox
 from runbooks.runners.masking import Masker
 from runbooks.runners.process import RunSpec, run
 from tests.conftest import wait_for
@@ -198,3 +198,32 @@ def test_tmp_var_tmp_and_dev_shm_are_the_runs_own_and_size_limited():
     sizes = {folder: int(blocks) * int(size) for folder, blocks, size in map(str.split, sink.texts("stdout"))}
     assert sizes == dict.fromkeys(("/tmp", "/var/tmp", "/dev/shm"), 64 * sandbox.MiB)
     assert not os.path.exists("/dev/shm/mine")  # nothing of it reached the machine's
+
+
+DNS_QUERY = """
+import os, socket, struct
+server = open("/etc/resolv.conf").read().split()[1]
+query = struct.pack(">HHHHHH", 0x5157, 0x0100, 1, 0, 0, 0)
+query += b"".join(bytes([len(p)]) + p.encode() for p in "pypi.org".split(".")) + b"\\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(query, (server, 53))
+print(server, "answered" if s.recv(4096)[:2] == b"\\x51\\x57" else "garbled")
+"""
+
+
+def test_an_egress_run_behind_a_loopback_resolver_gets_dns_through_pasta():
+    """Docker's resolver is 127.0.0.11, on a loopback the run cannot reach:
+    its /etc/resolv.conf then names an address pasta maps to that resolver."""
+    sink = ListSink()
+    outcome = run(spec(DNS_QUERY, network="egress", dns_forward=True), sink)
+    assert outcome.status == "succeeded", sink.texts()
+    assert sink.texts("stdout") == [f"{namespaces.DNS_FORWARD} answered"]
+
+
+def test_a_loopback_resolver_is_recognised(tmp_path):
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# docker\nnameserver 127.0.0.11\noptions ndots:0\n")
+    assert namespaces.loopback_resolver(str(conf))
+    conf.write_text("nameserver 10.255.255.53\n")
+    assert not namespaces.loopback_resolver(str(conf))
