@@ -12,6 +12,7 @@ nor read each other (their files are theirs, mode 0700).
 import contextlib
 import fcntl
 import os
+import pwd
 import random
 import stat
 from dataclasses import dataclass
@@ -56,8 +57,18 @@ def _lock_dir(path: str) -> None:
         raise PoolError(f"{path} must be a folder owned by the worker's user, not writable by others")
 
 
+def _has_account(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
 def acquire(pool: tuple[int, int], lock_dir: str) -> Lease:
-    """An exclusive UID from the pool: never 0, never the worker's own."""
+    """An exclusive UID from the pool: never 0, never the worker's own,
+    never one a user account of the machine has (its owner's processes
+    would share the run's limits, and could signal or read the run)."""
     _lock_dir(lock_dir)
     low, high = pool
     count = high - low + 1
@@ -65,7 +76,7 @@ def acquire(pool: tuple[int, int], lock_dir: str) -> Lease:
     mine = {0, os.getuid(), os.geteuid()}
     for i in range(count):
         uid = low + (start + i) % count
-        if uid in mine:
+        if uid in mine or _has_account(uid):
             continue
         fd = os.open(os.path.join(lock_dir, str(uid)), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:

@@ -60,6 +60,12 @@ def test_the_pool_never_hands_out_root_or_the_worker_uid(lock_dir):
         uids.acquire((mine, mine), lock_dir) if mine else uids.acquire((0, 0), lock_dir)
 
 
+def test_the_pool_skips_uids_of_the_machine_accounts(lock_dir):
+    nobody = 65534  # Debian's nobody: a real account, whose processes are not the run's
+    with pytest.raises(uids.PoolError):
+        uids.acquire((nobody, nobody), lock_dir)
+
+
 def test_a_lock_folder_others_can_write_is_refused(tmp_path):
     folder = tmp_path / "open"
     folder.mkdir()
