@@ -8,9 +8,18 @@ import uuid
 
 import pytest
 
+from runbooks.runners import namespaces
 from runbooks.runners.process import RunSpec, param_env_name, run
 from tests.conftest import wait_for
 from tests.processes import processes_running
+from tests.services import require
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _namespaces_available():
+    """Every run here goes through the real sandbox: without bubblewrap a
+    local run skips, CI (STEWARD_REQUIRE_SERVICES=1) fails."""
+    require(namespaces.bwrap_path() is not None, "bubblewrap (apt-get install bubblewrap)")
 
 
 class ListSink:

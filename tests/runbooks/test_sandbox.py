@@ -14,6 +14,14 @@ from runbooks.runners.process import RunSpec, run
 from tests.conftest import wait_for
 from tests.processes import folder_outside_tmp
 from tests.runbooks.test_runner import ListSink
+from tests.services import require
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _namespaces_available():
+    """Every run here goes through the real sandbox: without bubblewrap a
+    local run skips, CI (STEWARD_REQUIRE_SERVICES=1) fails."""
+    require(namespaces.bwrap_path() is not None, "bubblewrap (apt-get install bubblewrap)")
 
 
 def spec(script, kind="python", **fields):
