@@ -68,6 +68,11 @@ class Box:
     bwrap: str = ""  # the bwrap binary; empty: found in /usr/bin, /bin, /usr/local/bin
     # egress with a loopback resolver: this file (nameserver DNS_FORWARD) is the run's /etc/resolv.conf
     resolv_conf: str = ""
+    # Files of the work dir that come from the worker: read-only inside
+    # (parameters, event, script), and the one the run may write (its
+    # result). None: the whole work dir is bound writable (the probe).
+    worker_files: list[str] | None = None
+    result_file: str = ""
 
 
 def bwrap_path(configured: str = "") -> str | None:
@@ -145,7 +150,21 @@ def argv(box: Box, command: list[str], uid: int, info_fd: int | None, block_fd: 
         args += ["--ro-bind", box.resolv_conf, "/etc/resolv.conf"]
     for path in ("/tmp", "/var/tmp", "/dev/shm"):
         args += ["--size", size, "--perms", "1777", "--tmpfs", path]
-    args += ["--bind", box.workdir, box.workdir, "--chdir", box.workdir]
+    if box.worker_files is None:
+        args += ["--bind", box.workdir, box.workdir]
+    else:
+        # The work dir is a folder in the run's own /tmp tmpfs, so what the
+        # run writes there counts against that tmpfs's size, never the
+        # machine's disk. Only the worker's files come from the host: each a
+        # single-file mount, which the run can neither delete nor replace
+        # (a FIFO or a symlink where the result should be); the result file
+        # takes at most RLIMIT_FSIZE.
+        args += ["--perms", "0700", "--dir", box.workdir]
+        for path in box.worker_files:
+            args += ["--ro-bind", path, path]
+        if box.result_file:
+            args += ["--bind", box.result_file, box.result_file]
+    args += ["--chdir", box.workdir]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]
     if block_fd is not None:

@@ -214,7 +214,9 @@ def _run_as(spec: RunSpec, sink: Sink, who: _Identity) -> Outcome:
     # A root-owned folder (0711) holding the run's own (0700, the run's UID):
     # the run cannot swap its folder for a symlink, and every file we read
     # or write in it goes through a descriptor opened before the run starts.
-    outer = tempfile.mkdtemp(prefix="steward-run-")
+    # In the namespace sandbox the work dir is seen inside the run's own
+    # /tmp (see namespaces.argv): its host side is under /tmp too.
+    outer = tempfile.mkdtemp(prefix="steward-run-", dir="/tmp" if spec.sandbox == "namespaces" else None)
     workdir = os.path.join(outer, "work")
     dir_fd = -1
     try:
@@ -225,6 +227,9 @@ def _run_as(spec: RunSpec, sink: Sink, who: _Identity) -> Outcome:
         _write_new(dir_fd, "params.json", json.dumps(spec.parameters), who)
         _write_new(dir_fd, "event.json", json.dumps(spec.event), who)
         _write_new(dir_fd, runner.FILENAME, spec.script, who)
+        if spec.sandbox == "namespaces":
+            # Bound into the sandbox as a single file: it must exist first.
+            _write_new(dir_fd, "result.json", "", who)
         if who.other:
             os.fchown(dir_fd, who.uid, who.gid)
         command = runner.command(os.path.join(workdir, runner.FILENAME), as_other_user=who.other)
@@ -304,6 +309,8 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
         egress_deny=spec.egress_deny,
         bwrap=spec.bwrap,
         resolv_conf=resolv_conf,
+        worker_files=[env["STEWARD_PARAMS"], env["STEWARD_EVENT"], command[-1]],
+        result_file=env["STEWARD_RESULT"],
     )
     info_r, info_w = os.pipe2(os.O_CLOEXEC)
     block_r = block_w = -1
@@ -493,6 +500,8 @@ def read_result(dir_fd: int, name: str, timeout: float = RESULT_READ_SECONDS) ->
             return None, "", f"The result file is over the {MAX_RESULT_BYTES} byte limit."
     finally:
         os.close(fd)
+    if not data.strip():
+        return None, "", ""  # the empty result file a contained run starts with: no result
     try:
         return json.loads(data.decode("utf-8")), "", ""
     except (ValueError, UnicodeDecodeError) as exc:

@@ -281,22 +281,51 @@ def test_an_unknown_runbook_user_fails_clearly():
     assert outcome.status == "failed" and "no-such-user-here" in outcome.error
 
 
-@pytest.mark.parametrize(
-    "make,expected",
-    [
-        ('mkfifo "$STEWARD_RESULT"', "is a FIFO"),
-        ('ln -s /etc/shadow "$STEWARD_RESULT"', "is a symlink"),
-        ('mkdir "$STEWARD_RESULT"', "is a directory"),
-        ("head -c 1100000 /dev/zero | tr '\\0' ' ' > \"$STEWARD_RESULT\"", "over the 1048576 byte limit"),
-    ],
-    ids=["fifo", "symlink", "directory", "too-big"],
-)
-def test_a_result_that_is_no_small_regular_file_fails_the_run_at_once(make, expected):
+REPLACEMENTS = {
+    "fifo": ('mkfifo "$STEWARD_RESULT"', "is a FIFO"),
+    "symlink": ('ln -s /etc/shadow "$STEWARD_RESULT"', "is a symlink"),
+    "directory": ('mkdir "$STEWARD_RESULT"', "is a directory"),
+}
+
+
+@pytest.mark.parametrize("name", list(REPLACEMENTS))
+def test_a_result_that_is_no_regular_file_fails_the_run_at_once(name):
+    """As plain processes (STEWARD_SANDBOX=process) the run's folder is on
+    the host: what it leaves at $STEWARD_RESULT is never followed or waited on."""
+    make, expected = REPLACEMENTS[name]
     started = time.monotonic()
-    outcome = run(spec(make, kind="shell"), ListSink())
+    outcome = run(spec(f'rm -f "$STEWARD_RESULT"; {make}', kind="shell", sandbox="process"), ListSink())
     assert outcome.status == "failed" and expected in outcome.error, outcome
     assert outcome.result is None
     assert time.monotonic() - started < 3  # never blocks on a FIFO
+
+
+@pytest.mark.parametrize("name", list(REPLACEMENTS))
+def test_a_contained_run_cannot_replace_its_result_file(name):
+    """In the sandbox the result file is a mount of its own: it can be
+    written, not removed or replaced by a FIFO, a symlink or a folder."""
+    make, _ = REPLACEMENTS[name]
+    sink = ListSink()
+    started = time.monotonic()
+    outcome = run(spec(f'rm -rf "$STEWARD_RESULT"; {make}', kind="shell"), sink)
+    assert outcome.status == "failed" and outcome.result is None, outcome
+    assert any("Device or resource busy" in text for text in sink.texts("stderr")), sink.texts()
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("sandbox", ["namespaces", "process"])
+def test_a_result_over_its_limit_fails_the_run(sandbox):
+    script = "head -c 1100000 /dev/zero | tr '\\0' ' ' > \"$STEWARD_RESULT\""
+    outcome = run(spec(script, kind="shell", sandbox=sandbox), ListSink())
+    assert outcome.status == "failed" and "over the 1048576 byte limit" in outcome.error, outcome
+
+
+def test_what_a_run_writes_in_its_work_dir_counts_against_its_tmpfs_not_the_disk():
+    sink = ListSink()
+    script = "for i in 1 2 3 4 5; do dd if=/dev/zero of=fill$i bs=1M count=20 status=none || exit 7; done\n"
+    outcome = run(spec(script, kind="shell", tmp_bytes=64 * 1024**2), sink)
+    assert outcome.status == "failed" and outcome.exit_code == 7, outcome
+    assert any("No space left on device" in text for text in sink.texts("stderr")), sink.texts()
 
 
 def test_the_worker_files_are_written_fresh_and_only_for_the_run():
