@@ -142,10 +142,12 @@ def argv(box: Box, command: list[str], uid: int, info_fd: int | None, block_fd: 
         args.insert(2, "--unshare-net")
     resolv = os.path.realpath("/etc/resolv.conf")
     for path in hidden_mounts(box.hidden_paths, uid):
-        args += ["--tmpfs", path, "--remount-ro", path]
+        args += ["--tmpfs", path]
         if path == "/run" and resolv.startswith("/run/") and os.path.exists(resolv):
-            # /etc/resolv.conf pointing into /run (systemd-resolved) keeps working.
+            # /etc/resolv.conf pointing into /run (systemd-resolved) keeps
+            # working; bound before the tmpfs turns read-only.
             args += ["--ro-bind", resolv, resolv]
+        args += ["--remount-ro", path]
     if box.resolv_conf:
         args += ["--ro-bind", box.resolv_conf, "/etc/resolv.conf"]
     for path in ("/tmp", "/var/tmp", "/dev/shm"):
