@@ -292,13 +292,14 @@ def test_two_concurrent_runs_cannot_read_or_signal_each_other(worker):
     token = str(uuid.uuid4().int % 10**12)  # digits: sleep takes it
     first = run(
         "neighbour-a",
-        f'echo "mine-{token}" > mine.txt\necho "ready $STEWARD_PARAMS $PWD"\nsleep 6\ncat mine.txt\n',
+        f'echo "mine-{token}" > mine.txt\necho "ready $STEWARD_PARAMS $PWD $(id -u)"\nsleep 6\ncat mine.txt\n',
         kind="shell",
         timeout_seconds=30,
     )
     ready = wait_for(lambda: [t for t in lines(first) if t.startswith("ready ")], what="the first run to be ready")
-    _, params, workdir = ready[0].split()
+    _, params, workdir, first_uid = ready[0].split()
     script = (
+        "echo uid $(id -u)\n"
         f"cat {params} || echo no-params\n"
         f"cat {workdir}/mine.txt || echo no-file\n"
         # Every execution id among the processes it can see: only its own.
@@ -313,6 +314,7 @@ def test_two_concurrent_runs_cannot_read_or_signal_each_other(worker):
     assert "no-params" in output and "no-file" in output
     assert [t for t in output if t.startswith("STEWARD_EXECUTION_ID=")] == [f"STEWARD_EXECUTION_ID={second.pk}"]
     assert "signalled-all" in output
+    assert f"uid {first_uid}" not in output and any(t.startswith("uid 62") for t in output), output  # a UID each
 
 
 # --- Results -------------------------------------------------------------------
