@@ -1,7 +1,7 @@
 # Steward: one image for web (gunicorn) and worker (celery).
 # The default user is the non-root `steward`; only the worker service in
-# docker-compose.yml runs as root, so it can drop to STEWARD_RUNBOOK_USER
-# (default nobody) for each runbook run.
+# docker-compose.yml runs as root, so it can run each runbook as a UID of
+# its own (STEWARD_RUNBOOK_UIDS) inside its own bubblewrap namespaces.
 
 # --- builder: the virtualenv with the pinned runtime dependencies -------------
 FROM python:3.11-slim-bookworm AS builder
@@ -20,6 +20,12 @@ ENV PATH=/opt/venv/bin:$PATH \
 # Same base image as the builder, so the venv's python symlinks to the
 # world-readable /usr/local/bin/python3.11 that runbooks also run with.
 COPY --from=builder /opt/venv /opt/venv
+
+# The runbook sandbox: bubblewrap (namespaces), passt (pasta: egress
+# runbooks), iproute2 (the egress deny routes; nsenter is in util-linux).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap passt iproute2 \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 # Code stays root-owned: the runtime user cannot change it.

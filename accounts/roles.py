@@ -32,6 +32,7 @@ ACTIONS = {
     "manage_schedules": AUTHOR,
     "manage_gates": AUTHOR,
     "unprotect_runbooks": ADMIN,  # switching review off is how a review would be bypassed
+    "set_host_network": ADMIN,  # a runbook on the worker's own network reaches the control plane
     "override_gates": ADMIN,  # a verdict over the runbooks' own
     "delete_sources": ADMIN,  # a tool's door: its URL stops answering for every alert it sends
     "manage_tokens": ADMIN,  # everyone's API tokens (each user manages their own)
@@ -56,6 +57,7 @@ DESCRIPTIONS = {
     "manage_schedules": "change schedules",
     "manage_gates": "change gates",
     "unprotect_runbooks": "switch a runbook's review off",
+    "set_host_network": "give a runbook the worker's own network",
     "override_gates": "override a gate's verdict",
     "manage_tokens": "manage other users' API tokens",
     "manage_users": "manage users",

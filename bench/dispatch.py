@@ -5,7 +5,8 @@ same broker and workers (publish, run, answer through Redis).
 
 Throughput: trivial runbooks finished per second by two worker processes,
 beside the bare rate of spawning the same interpreter on the same script,
-two at a time."""
+two at a time, and the rate of spawning it inside the runbook sandbox
+(bwrap with the namespaces every run gets): what containment costs."""
 
 import http.client
 import json
@@ -130,8 +131,10 @@ def run_dispatch(ctx) -> list[Figure]:
 # --- throughput ---------------------------------------------------------------------
 
 
-def _spawn_loop(argv: list[str], seconds: float, as_user: int | None) -> int:
+def _spawn_loop(argv: list[str], seconds: float, as_user: int | None, contained: bool = False) -> int:
     import subprocess
+
+    from runbooks.runners import namespaces
 
     done, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -143,8 +146,12 @@ def _spawn_loop(argv: list[str], seconds: float, as_user: int | None) -> int:
         if as_user is not None:
             for path in (workdir, script):
                 os.chown(path, as_user, as_user)
+        command = [*argv, script]
+        if contained:
+            box = namespaces.Box(workdir=workdir)
+            command = namespaces.argv(box, command, as_user if as_user is not None else os.getuid(), None, None)
         subprocess.run(
-            [*argv, script],
+            command,
             env={"STEWARD_RESULT": result, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             cwd=workdir,
             stdin=subprocess.DEVNULL,
@@ -162,18 +169,18 @@ def _spawn_loop(argv: list[str], seconds: float, as_user: int | None) -> int:
     return done
 
 
-def bare_spawn_rate(seconds: float) -> tuple[float, str]:
-    """Runs per second of the runbook's interpreter on the same script, two at a time."""
-    import pwd
-
+def bare_spawn_rate(seconds: float, contained: bool = False) -> tuple[float, str]:
+    """Runs per second of the runbook's interpreter on the same script, two
+    at a time; `contained`: each inside the runbook sandbox's bwrap."""
     from runbooks.runners import python
 
     as_other_user = os.geteuid() == 0
     argv = [python.interpreter(as_other_user), "-u"]
-    uid = pwd.getpwnam("nobody").pw_uid if as_other_user else None
+    # Two UIDs of the runbook pool's range, one per loop, as two runs have.
+    uids = [62900, 62901] if as_other_user else [None, None]
     with ProcessPoolExecutor(2) as pool:
         started = time.monotonic()
-        counts = list(pool.map(_spawn_loop, [argv] * 2, [seconds] * 2, [uid] * 2))
+        counts = list(pool.map(_spawn_loop, [argv] * 2, [seconds] * 2, uids, [contained] * 2))
         elapsed = time.monotonic() - started
     return sum(counts) / elapsed, argv[0]
 
@@ -192,9 +199,11 @@ def run_throughput(ctx) -> list[Figure]:
     rate = count / (last - first)
     ctx.sample_memory("throughput")
     ceiling, interpreter = bare_spawn_rate(min(10.0, max(3.0, ctx.seconds)))
+    contained, _ = bare_spawn_rate(min(10.0, max(3.0, ctx.seconds)), contained=True)
     ctx.log(
         f"  {count} runs: {rate:.1f}/s (first start to last finish {last - first:.1f} s, 202 after "
-        f"{(at - first) * 1000:+.0f} ms); bare spawn of {interpreter}: {ceiling:.1f}/s"
+        f"{(at - first) * 1000:+.0f} ms); bare spawn of {interpreter}: {ceiling:.1f}/s, "
+        f"inside the sandbox: {contained:.1f}/s"
     )
     return [
         Figure(
@@ -206,5 +215,13 @@ def run_throughput(ctx) -> list[Figure]:
             f"bare spawn of {interpreter}",
             ">= 60% of bare",
             rate >= 0.6 * ceiling,
+        ),
+        Figure(
+            "throughput",
+            f"spawn of {interpreter} inside the sandbox (bwrap), 2 at a time",
+            contained,
+            "runs/s",
+            ceiling,
+            f"bare spawn of {interpreter}",
         ),
     ]

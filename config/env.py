@@ -87,3 +87,26 @@ def env_secret(name: str, default: str = "") -> str:
     if not value:
         raise ImproperlyConfigured(f"{name}_FILE: {path} is empty")
     return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    value = default if raw is None or raw.strip() == "" else raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
+
+
+def env_range(name: str, default: str) -> tuple[int, int] | None:
+    """`first-last` of positive integers (e.g. a UID range); empty: None."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return None
+    first, sep, last = raw.partition("-")
+    try:
+        low, high = int(first), int(last if sep else first)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a range like 62000-62999, not {raw!r}") from None
+    if low <= 0 or high < low:
+        raise ImproperlyConfigured(f"{name} must be a range of positive numbers, first <= last, not {raw!r}")
+    return low, high

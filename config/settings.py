@@ -18,7 +18,17 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_header, env_int, env_list, env_networks, env_secret, env_str
+from config.env import (
+    env_bool,
+    env_choice,
+    env_header,
+    env_int,
+    env_list,
+    env_networks,
+    env_range,
+    env_secret,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -122,6 +132,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webui.context.containment",
             ],
         },
     },
@@ -367,6 +378,8 @@ STEWARD_WORKER_SEEN_SECONDS = env_int("STEWARD_WORKER_SEEN_SECONDS", 60)
 # /metrics without an API token only from these networks.
 STEWARD_METRICS_ALLOW = env_list("STEWARD_METRICS_ALLOW", "127.0.0.1/32,::1/128")
 
+# The user all runbooks share when a root worker has no UID pool
+# (STEWARD_RUNBOOK_UIDS empty); with the pool, each run has a UID of its own.
 STEWARD_RUNBOOK_USER = env_str("STEWARD_RUNBOOK_USER", "nobody")
 # Largest webhook body accepted (bytes); larger answers 413.
 STEWARD_WEBHOOK_MAX_BYTES = env_int("STEWARD_WEBHOOK_MAX_BYTES", 1024 * 1024)
@@ -392,15 +405,36 @@ STEWARD_RUNBOOK_CPU_MARGIN_SECONDS = env_int("STEWARD_RUNBOOK_CPU_MARGIN_SECONDS
 STEWARD_RUNBOOK_MAX_ADDRESS_SPACE_BYTES = env_int("STEWARD_RUNBOOK_MAX_ADDRESS_SPACE_BYTES", 1024**3)
 STEWARD_RUNBOOK_MAX_FILE_BYTES = env_int("STEWARD_RUNBOOK_MAX_FILE_BYTES", 256 * 1024**2)
 STEWARD_RUNBOOK_MAX_OPEN_FILES = env_int("STEWARD_RUNBOOK_MAX_OPEN_FILES", 1024)
-# RLIMIT_NPROC counts every process of the runbook user on the machine (all
-# runs of every worker there, and anything else running as that user), so it
-# is a shared ceiling, not a per-run quota; applied only when the worker
-# switches to STEWARD_RUNBOOK_USER.
+# RLIMIT_NPROC counts every process of a UID: with a UID per run (a root
+# worker's pool) it is a per-run ceiling; applied only when the worker
+# switches users (a worker's own UID counts the worker too).
 STEWARD_RUNBOOK_MAX_PROCESSES = env_int("STEWARD_RUNBOOK_MAX_PROCESSES", 512)
 STEWARD_RUNBOOK_MAX_OUTPUT_BYTES = env_int("STEWARD_RUNBOOK_MAX_OUTPUT_BYTES", 10 * 1024**2)
 # Folders a runbook may neither read nor write (Landlock, where the kernel has
 # it), on top of the checkout (BASE_DIR) and VAR_DIR, which are always hidden.
 STEWARD_RUNBOOK_HIDDEN_PATHS = env_list("STEWARD_RUNBOOK_HIDDEN_PATHS", "")
+# Containment (runbooks/runners/namespaces.py). `namespaces`: each run in its
+# own bubblewrap sandbox, and a worker that cannot make one refuses to
+# start; `process` opts out (a banner on every page says runbooks are not
+# contained).
+STEWARD_SANDBOX = env_choice("STEWARD_SANDBOX", "namespaces", ("namespaces", "process"))
+# The bwrap binary; empty: the system's (/usr/bin/bwrap, Debian package bubblewrap).
+STEWARD_BWRAP = env_str("STEWARD_BWRAP", "")
+# A root worker runs each runbook as a UID of its own from this range, taken
+# with a lock file per UID in STEWARD_RUNBOOK_UID_LOCK_DIR (root-only), so
+# every worker process on the machine shares one pool. Empty: all runs as
+# STEWARD_RUNBOOK_USER.
+STEWARD_RUNBOOK_UIDS = env_range("STEWARD_RUNBOOK_UIDS", "62000-62999")
+STEWARD_RUNBOOK_UID_LOCK_DIR = env_str("STEWARD_RUNBOOK_UID_LOCK_DIR", "/run/steward/uids")
+# The size of each run's private /tmp, /var/tmp and /dev/shm (MiB).
+STEWARD_RUNBOOK_TMP_MB = env_int("STEWARD_RUNBOOK_TMP_MB", 256)
+# Networks no egress runbook may reach, beside the control plane (broker,
+# cache, database, the web app's address), loopback, link-local, metadata
+# and this host's own addresses, which are always refused.
+STEWARD_EGRESS_DENY = env_networks("STEWARD_EGRESS_DENY", "")
+# A delegated cgroup v2 folder the worker may make a cgroup per run in
+# (memory.max, pids.max, cgroup.kill); empty or a cgroup v1 host: rlimits only.
+STEWARD_RUNBOOK_CGROUP = env_str("STEWARD_RUNBOOK_CGROUP", "")
 # The largest script a person may upload in the browser (bytes).
 STEWARD_RUNBOOK_UPLOAD_MAX_BYTES = env_int("STEWARD_RUNBOOK_UPLOAD_MAX_BYTES", 256 * 1024)
 

@@ -15,10 +15,10 @@ from accounts import roles
 from accounts.authentication import actor_of
 from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
 from events import rendering
-from runbooks import approvals, review, secret_store, services
+from runbooks import approvals, review, secret_store, services, validation
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
-from runbooks.models import Execution, LogLine, Runbook, RunbookVersion, Secret
+from runbooks.models import Execution, LogLine, Network, Runbook, RunbookVersion, Secret
 
 QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_SCRIPT = 256 * 1024
@@ -43,6 +43,8 @@ class RunbookSerializer(serializers.Serializer):
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=86400, required=False, default=300)
     secrets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
     queue = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    # What the run may reach; empty keeps the current mode (a new runbook: none).
+    network = serializers.ChoiceField(choices=Network.choices, required=False, allow_blank=True, default="")
     message = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
     # Run policy (not part of a version: changing it changes no code).
     max_attempts = serializers.IntegerField(min_value=1, max_value=10, required=False)
@@ -80,6 +82,20 @@ class RunbookSerializer(serializers.Serializer):
             raise ValidationError("a secret is named twice")
         return value
 
+    def validate_network(self, value):
+        if not value:
+            return value
+        runbook = self.instance
+        latest = (runbook.pending_version or runbook.current_version) if runbook is not None else None
+        request = self.context.get("request")
+        user = request.user if request is not None else self.context.get("user")
+        try:
+            return validation.network(value, user, latest.network if latest else None)
+        except validation.Refused as exc:
+            if exc.kind == "forbidden" and request is not None:
+                raise PermissionDenied(exc.message) from None
+            raise ValidationError(exc.message) from None
+
     def validate_queue(self, value):
         if value and not QUEUE_NAME.match(value):
             raise ValidationError("queue names are lower-case letters, digits, '_', '.', '-'")
@@ -102,7 +118,7 @@ class RunbookSerializer(serializers.Serializer):
             "description": runbook.description,
             "tags": runbook.tags,
             "team": runbook.team,
-            **version.content(),
+            **version.fields(),
             **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
             "version": version.number,
             "sha256": version.sha256,
@@ -299,6 +315,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "exit_code",
             "result",
             "error",
+            "network",  # the network the run had ("" before it ran)
         ]
 
 

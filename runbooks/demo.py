@@ -59,6 +59,7 @@ def seed() -> str | None:
                     "script": DEMO_SCRIPT,
                     "parameters": DEMO_PARAMETERS,
                     "timeout_seconds": 60,
+                    "network": "none",  # it works on the worker's own disk: no network
                 },
                 trail.SYSTEM,
                 message="Demo runbook",

@@ -1,11 +1,15 @@
 """The worker's side of an execution: claim it, run it, record the outcome,
 then retry it or let the next run waiting for its slot go."""
 
+import contextlib
+import functools
+import ipaddress
 import logging
 import os
 import socket
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -17,7 +21,7 @@ from events.services import event_context
 from notifications import emit as notify
 from runbooks import secret_store, services
 from runbooks.models import Execution, LogLine, Runbook
-from runbooks.runners import process, sandbox
+from runbooks.runners import cgroups, namespaces, process, sandbox
 
 log = logging.getLogger(__name__)
 Status = Execution.Status
@@ -114,6 +118,7 @@ def claim(execution_id: str, worker: str) -> Execution | None:
             "host": HOST,
             "worker": worker,
             "waiting_for_slot": False,
+            "network": network_of(row.version),
         }
         if not Execution.objects.filter(pk=execution_id, status=Status.QUEUED).update(**claimed):
             return None
@@ -156,9 +161,56 @@ def _at_limit(row: Execution, runbook: Runbook) -> None:
         Execution.objects.filter(pk=row.pk, status=Status.QUEUED).update(waiting_for_slot=True, enqueued_at=None)
 
 
+def network_of(version) -> str:
+    """The network a run of `version` gets on this worker: a worker that
+    opted out of the sandbox has only its own to give."""
+    return version.network if settings.STEWARD_SANDBOX == "namespaces" else "host"
+
+
+def _hosts_of_url(url: str) -> list[str]:
+    hosts = []
+    for part in url.split(";"):  # kombu takes several broker URLs, failover
+        with contextlib.suppress(ValueError):
+            host = urlsplit(part.strip()).hostname
+            if host:
+                hosts.append(host)
+    return hosts
+
+
+def control_plane_hosts() -> list[str]:
+    """Where Steward itself lives: the database, the broker, the cache and
+    the web app's own address (STEWARD_BASE_URL)."""
+    hosts = [settings.DATABASES["default"].get("HOST") or ""]
+    hosts += _hosts_of_url(settings.CELERY_BROKER_URL)
+    hosts += _hosts_of_url(settings.CACHE_URL)
+    hosts += _hosts_of_url(settings.STEWARD_BASE_URL)
+    return sorted({h for h in hosts if h and not h.startswith("/")})  # a path: a Unix socket, hidden anyway
+
+
+def egress_deny() -> list[str]:
+    """The networks an egress run may not reach, resolved now, at each
+    start (a name may have moved). A name that does not resolve fails the
+    run: refusing an address we cannot name is impossible."""
+    deny = [str(network) for network in settings.STEWARD_EGRESS_DENY]
+    for host in control_plane_hosts():
+        try:
+            ipaddress.ip_address(host)
+            deny.append(host)
+            continue
+        except ValueError:
+            pass
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except OSError as exc:
+            raise namespaces.SandboxError(f"the control plane host {host!r} does not resolve ({exc})") from None
+        deny += sorted({info[4][0] for info in infos})
+    return deny
+
+
 def spec_for(execution: Execution, secrets: dict[str, str] | None = None) -> process.RunSpec:
     version = execution.version
     as_other_user = os.geteuid() == 0  # a root worker never runs a runbook as root
+    network = network_of(version)
     return process.RunSpec(
         kind=version.kind,
         script=version.script,
@@ -170,12 +222,29 @@ def spec_for(execution: Execution, secrets: dict[str, str] | None = None) -> pro
             "STEWARD_RUNBOOK": execution.runbook.slug,
             "STEWARD_RUNBOOK_VERSION": str(version.number),
         },
+        uid_pool=settings.STEWARD_RUNBOOK_UIDS,
+        uid_lock_dir=settings.STEWARD_RUNBOOK_UID_LOCK_DIR,
         run_as=settings.STEWARD_RUNBOOK_USER if as_other_user else None,
         secrets=secrets or {},
         max_output_bytes=settings.STEWARD_RUNBOOK_MAX_OUTPUT_BYTES,
         limits=sandbox_limits(version.timeout_seconds, as_other_user),
         hidden_paths=[str(settings.BASE_DIR), str(settings.VAR_DIR), *settings.STEWARD_RUNBOOK_HIDDEN_PATHS],
+        sandbox=settings.STEWARD_SANDBOX,
+        network=network,
+        tmp_bytes=settings.STEWARD_RUNBOOK_TMP_MB * 1024**2,
+        egress_deny=egress_deny() if network == "egress" else [],
+        cgroup=delegated_cgroup(),
+        bwrap=settings.STEWARD_BWRAP,
     )
+
+
+@functools.cache
+def delegated_cgroup() -> str:
+    """The cgroup v2 folder for a cgroup per run, checked once per process."""
+    path, why = cgroups.detect(settings.STEWARD_RUNBOOK_CGROUP)
+    if settings.STEWARD_RUNBOOK_CGROUP or path:
+        log.info("runbook cgroups: %s", why)
+    return path or ""
 
 
 def sandbox_limits(timeout_seconds: int, as_other_user: bool) -> sandbox.Limits:
@@ -202,13 +271,15 @@ def run(execution_id: str, worker: str = "") -> None:
     if execution is None:
         return
     try:
-        secrets = secret_store.values_for(execution.version.secrets)
+        secrets = secret_store.values_for(execution.version.secrets, execution.runbook)
     except secret_store.SecretError as exc:
         # Failing loudly beats running without the credential it needs.
         finish(execution, process.Outcome("failed", error=str(exc)))
         return
     try:
         outcome = process.run(spec_for(execution, secrets), DatabaseSink(execution))
+    except namespaces.SandboxError as exc:
+        outcome = process.Outcome("failed", error=f"The runbook's sandbox could not be set up: {exc}")
     except Exception as exc:  # a bug of ours must not leave the run "running"
         log.exception("execution %s: the runner failed", execution_id)
         outcome = process.Outcome("failed", error=f"Steward could not run this runbook ({type(exc).__name__}).")

@@ -8,6 +8,9 @@ manifest and the script, so teams can keep runbooks in git and sync them
         runbook.py      the script (runbook.sh for a shell runbook)
 
 The folder is the truth: a field the manifest leaves out takes its default.
+`network` left out means `egress`, what every runbook had before the field
+existed (as in the version's canonical JSON); write `network: none` for a
+runbook that needs no network, and only an admin's API call sets `host`.
 Only review stays with Steward: a folder cannot mark a runbook protected or
 unprotected, and an import into a protected runbook makes a pending version
 that a second author approves like any other edit.
@@ -27,12 +30,12 @@ from django.db import transaction
 from audit import trail
 from runbooks import secret_store, services
 from runbooks.api import RunbookSerializer
-from runbooks.models import DEFAULT_QUEUE, Runbook, RunbookVersion
+from runbooks.models import DEFAULT_QUEUE, UNSTATED_NETWORK, Runbook, RunbookVersion
 from runbooks.runners import KINDS
 
 MANIFEST = "runbook.yaml"
 RUNBOOK_FIELDS = ("name", "description", "team", "tags")
-VERSION_FIELDS = ("kind", "parameters", "timeout_seconds", "secrets", "queue")
+VERSION_FIELDS = ("kind", "parameters", "timeout_seconds", "secrets", "queue", "network")
 KNOWN_KEYS = {"slug", "script", *RUNBOOK_FIELDS, *VERSION_FIELDS, *Runbook.POLICY_FIELDS}
 
 
@@ -121,6 +124,7 @@ def read_folder(folder: Path) -> Entry:
     data = {name: manifest[name] for name in (*RUNBOOK_FIELDS, *VERSION_FIELDS) if name in manifest}
     data["slug"] = slug
     data["script"] = script if script is not None else ""
+    data.setdefault("network", UNSTATED_NETWORK)
     for name in Runbook.POLICY_FIELDS:  # the folder is the truth: absent means the default
         data[name] = manifest.get(name, Runbook._meta.get_field(name).get_default())
     existing = Runbook.objects.filter(slug=slug).first()
@@ -165,8 +169,8 @@ def planned(runbook: Runbook | None, data: dict) -> tuple[str, list[str]]:
     if current is None:
         return "new version", []
     content = services.version_content(data, current)
-    if RunbookVersion.content_hash(content) != current.sha256:
-        before = current.content()
+    if RunbookVersion.content_hash(RunbookVersion.canonical(content)) != current.sha256:
+        before = current.fields()
         return "new version", [name for name in RunbookVersion.CONTENT_FIELDS if content[name] != before[name]]
     fields = [
         name

@@ -12,6 +12,22 @@ from events.hookconfig import InvalidatingQuerySet
 DEFAULT_QUEUE = "steward"
 
 
+class Network(models.TextChoices):
+    """What a run may reach (runbooks/runners/namespaces.py)."""
+
+    NONE = "none", "none (loopback only)"
+    EGRESS = "egress", "egress (outbound, never the control plane)"
+    HOST = "host", "host (the worker's own network; admins only)"
+
+
+# A new runbook reaches nothing unless it declares egress.
+DEFAULT_NETWORK = Network.NONE
+# Versions saved before the field existed had the worker's network; they
+# were migrated to egress, and egress is left out of the canonical JSON so
+# their sha256 stays what it was.
+UNSTATED_NETWORK = Network.EGRESS
+
+
 class Runbook(models.Model):
     class OnLimit(models.TextChoices):
         WAIT = "wait"  # stay queued until a slot frees up
@@ -77,7 +93,9 @@ class RunbookVersion(models.Model):
         PYTHON = "python"
         SHELL = "shell"
 
-    CONTENT_FIELDS = ("kind", "script", "parameters", "timeout_seconds", "secrets", "queue")
+    CONTENT_FIELDS = ("kind", "script", "parameters", "timeout_seconds", "secrets", "queue", "network")
+    # Left out of the content (and so of the sha256) at these values.
+    UNSTATED = {"network": UNSTATED_NETWORK}
 
     runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -87,6 +105,7 @@ class RunbookVersion(models.Model):
     timeout_seconds = models.PositiveIntegerField(default=300)
     secrets = models.JSONField(default=list)
     queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
+    network = models.CharField(max_length=8, choices=Network.choices, default=UNSTATED_NETWORK)
     sha256 = models.CharField(max_length=64)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     message = models.CharField(max_length=200, blank=True)
@@ -118,8 +137,16 @@ class RunbookVersion(models.Model):
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def content(self) -> dict:
+    def fields(self) -> dict:
+        """Every content field's value, stated or not."""
         return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+
+    def content(self) -> dict:
+        return self.canonical(self.fields())
+
+    @classmethod
+    def canonical(cls, fields: dict) -> dict:
+        return {name: value for name, value in fields.items() if cls.UNSTATED.get(name, object()) != value}
 
 
 class Execution(models.Model):
@@ -193,6 +220,9 @@ class Execution(models.Model):
     host = models.CharField(max_length=255, blank=True)  # the machine
     worker = models.CharField(max_length=255, blank=True)  # the Celery node that claimed it
     pgid = models.IntegerField(null=True, blank=True)
+    # The network the run had: its version's mode, or `host` on a worker
+    # that opted out of the sandbox (STEWARD_SANDBOX=process). Empty: never ran.
+    network = models.CharField(max_length=8, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -312,6 +342,9 @@ class Worker(models.Model):
     started_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # `namespaces`, or `process` when it runs runbooks uncontained
+    # (STEWARD_SANDBOX=process): every page then says so.
+    sandbox = models.CharField(max_length=16, default="namespaces")
 
     class Meta:
         ordering = ["name"]

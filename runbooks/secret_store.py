@@ -12,8 +12,6 @@ created later allows no runbook until an admin says so. Who may change a
 scope is a rule of this module too: admins only (`scope_secrets`).
 """
 
-import contextlib
-import contextvars
 import re
 
 from django.db import transaction
@@ -22,7 +20,7 @@ from django.utils import timezone
 from accounts import roles
 from audit import trail
 from config import crypto
-from runbooks.models import Execution, Runbook, Secret
+from runbooks.models import Runbook, Secret
 
 NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # The environment a runbook always gets (contract): a secret may not replace it.
@@ -217,32 +215,14 @@ def delete(secret: Secret, actor: trail.Actor, request=None) -> None:
         secret.delete()
 
 
-# The execution the worker's task is running, so that `values_for` knows
-# whose secrets it hands out without trusting its caller to say so.
-_running: contextvars.ContextVar[str | None] = contextvars.ContextVar("steward_running_execution", default=None)
-
-
-@contextlib.contextmanager
-def running(execution_id: str):
-    """Around one execution's run on a worker (runbooks/tasks.py)."""
-    token = _running.set(str(execution_id))
-    try:
-        yield
-    finally:
-        _running.reset(token)
-
-
-def values_for(names: list[str], runbook: Runbook | None = None) -> dict[str, str]:
-    """name → clear value for a run of `runbook` (default: the runbook of
-    the execution the worker is running, see `running`); SecretError naming
+def values_for(names: list[str], runbook: Runbook) -> dict[str, str]:
+    """name → clear value for a run of `runbook`; SecretError naming
     every missing secret, every one that does not allow the runbook, or one
     that cannot be decrypted. Defence in depth: saving already refuses a
     declaration out of scope, but a scope can shrink after the save."""
     if not names:
         return {}
-    runbook_id = runbook.pk if runbook is not None else _running_runbook_id()
-    if runbook_id is None:
-        raise SecretError("Steward hands secrets only to a run its worker started; this run gets none.")
+    runbook_id = runbook.pk
     found = {s.name: s for s in Secret.objects.filter(name__in=names)}
     missing = [name for name in names if name not in found]
     if missing:
@@ -269,13 +249,6 @@ def values_for(names: list[str], runbook: Runbook | None = None) -> dict[str, st
         except crypto.DecryptionError as exc:
             raise SecretError(f"Secret {name} cannot be decrypted: {exc}.") from None
     return values
-
-
-def _running_runbook_id():
-    execution_id = _running.get()
-    if execution_id is None:
-        return None
-    return Execution.objects.filter(pk=execution_id).values_list("runbook_id", flat=True).first()
 
 
 def rotate_all() -> int:

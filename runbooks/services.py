@@ -13,17 +13,18 @@ from config.slugs import unique_slug
 from events import rendering
 from notifications import emit as notify
 from runbooks import parameters as params
-from runbooks import secret_store
-from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
+from runbooks import secret_store, validation
+from runbooks.models import DEFAULT_NETWORK, DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
 
 log = logging.getLogger(__name__)
 Status = Execution.Status
 
 
 def version_content(data: dict, current: RunbookVersion | None = None) -> dict:
-    """The content of the next version: `data` over the current one."""
+    """Every field of the next version: `data` over the current one. (Its
+    sha256 is over `RunbookVersion.canonical()` of this.)"""
     base = (
-        current.content()
+        current.fields()
         if current
         else {
             "kind": "python",
@@ -32,10 +33,12 @@ def version_content(data: dict, current: RunbookVersion | None = None) -> dict:
             "timeout_seconds": 300,
             "secrets": [],
             "queue": DEFAULT_QUEUE,
+            "network": DEFAULT_NETWORK,
         }
     )
     content = {name: data.get(name, base[name]) for name in RunbookVersion.CONTENT_FIELDS}
     content["queue"] = content["queue"] or DEFAULT_QUEUE
+    content["network"] = content["network"] or base["network"]
     return content
 
 
@@ -73,6 +76,9 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
         # Edits build on the draft waiting for review, if there is one.
         latest = None if creating else (runbook.pending_version or runbook.current_version)
         content = version_content(data, latest)
+        # The policy rule for every caller (API, page, importer): they check
+        # it first, to answer in their own terms; this is the backstop.
+        validation.network(content["network"], author, latest.network if latest else None)
         changed = [name for name in RUNBOOK_FIELDS if name in data]
         for name in changed:
             setattr(runbook, name, data[name])
@@ -84,7 +90,7 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
             # Only what this save sets (and the slug, which the API may rename).
             runbook.save(update_fields=["slug", *changed, "updated_at"])
         version = latest
-        sha256 = RunbookVersion.content_hash(content)
+        sha256 = RunbookVersion.content_hash(RunbookVersion.canonical(content))
         if latest is None or sha256 != latest.sha256:
             if reviewed and sha256 == runbook.current_version.sha256:
                 # Back to what runs already: the draft is withdrawn, nothing to review.
@@ -250,7 +256,7 @@ def restore_version(runbook: Runbook, version: RunbookVersion, actor: trail.Acto
     history stays as it was). Returns the current version: the same one when
     its content already equals the old version's. On a protected runbook the
     restored content waits for review like any other edit."""
-    return save_runbook(runbook, version.content(), actor, author=author, message=f"Restored v{version.number}")
+    return save_runbook(runbook, version.fields(), actor, author=author, message=f"Restored v{version.number}")
 
 
 def enqueue_on_commit(executions: list[Execution]) -> None:

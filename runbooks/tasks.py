@@ -2,15 +2,11 @@ from celery import shared_task
 
 from runbooks import (
     execution,
-    secret_store,
     worker_agent,  # noqa: F401  (connects the worker's signals)
 )
 
 
 @shared_task(bind=True, name="runbooks.run_execution", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_execution(self, execution_id: str) -> None:
-    """Run one execution; takes only its id, the row holds everything else.
-    Inside `running`, the secret store hands out only the secrets that allow
-    this execution's runbook, whatever the runner asks for."""
-    with secret_store.running(execution_id):
-        execution.run(execution_id, worker=self.request.hostname or "")
+    """Run one execution; takes only its id, the row holds everything else."""
+    execution.run(execution_id, worker=self.request.hostname or "")

@@ -6,11 +6,16 @@ main process (so a pool busy with long runbooks never delays it):
 - sweeps: re-sends lost queue messages, marks silent runs `lost`;
 - on a warm shutdown (SIGTERM), gives running runbooks a grace period, then
   asks them to stop, so none is left `running`.
+
+Before any of that, a worker that cannot make the runbook sandbox refuses
+to start (`check_sandbox`), unless STEWARD_SANDBOX=process opts out; an
+opted-out worker says so in its heartbeat row, and every page shows it.
 """
 
 import ctypes
 import logging
 import os
+import pwd
 import threading
 
 from celery import signals
@@ -47,6 +52,7 @@ class Agent(threading.Thread):
                         "started_at": started,
                         "last_seen_at": now,
                         "stopped_at": None,
+                        "sandbox": settings.STEWARD_SANDBOX,
                     },
                 )
                 if first:
@@ -67,6 +73,49 @@ class Agent(threading.Thread):
 
 
 _agent: Agent | None = None
+
+
+def sandbox_problem() -> str | None:
+    """Why this worker cannot contain runbooks, or None when it can."""
+    from runbooks.runners import namespaces, uids
+
+    if os.geteuid() != 0:
+        return namespaces.probe(os.getuid(), os.getgid(), settings.STEWARD_BWRAP)
+    if settings.STEWARD_RUNBOOK_UIDS is None:
+        try:
+            account = pwd.getpwnam(settings.STEWARD_RUNBOOK_USER)
+        except KeyError:
+            return f"the runbook user {settings.STEWARD_RUNBOOK_USER!r} does not exist"
+        return namespaces.probe(account.pw_uid, account.pw_gid, settings.STEWARD_BWRAP)
+    try:
+        lease = uids.acquire(settings.STEWARD_RUNBOOK_UIDS, settings.STEWARD_RUNBOOK_UID_LOCK_DIR)
+    except (uids.PoolError, OSError) as exc:
+        return f"no runbook UID: {exc}"
+    try:
+        return namespaces.probe(lease.uid, lease.uid, settings.STEWARD_BWRAP)
+    finally:
+        lease.release()
+
+
+@signals.worker_init.connect
+def check_sandbox(sender=None, **kwargs):
+    """No silent downgrade: without its sandbox the worker does not start."""
+    if settings.STEWARD_SANDBOX == "process":
+        log.warning(
+            "STEWARD_SANDBOX=process: runbooks run NOT contained (no namespaces: they share this "
+            "machine's network, processes and files); every page says so"
+        )
+        return
+    problem = sandbox_problem()
+    if problem:
+        message = (
+            f"Steward's worker refuses to start: runbooks cannot be contained here: {problem}. "
+            "Fix that (install bubblewrap; in a container use the worker's seccomp/AppArmor profile from "
+            "docker-compose.yml), or set STEWARD_SANDBOX=process to run runbooks uncontained, which every "
+            "page will then say."
+        )
+        log.critical(message)
+        raise SystemExit(message)
 
 
 @signals.worker_ready.connect

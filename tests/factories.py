@@ -20,6 +20,7 @@ def make_runbook(
     timeout_seconds=30,
     slug="",
     queue="",
+    network=None,
     **policy,
 ):
     """A runbook through the real service; `policy` sets retry and
@@ -33,6 +34,7 @@ def make_runbook(
             "parameters": parameters if parameters is not None else {},
             "timeout_seconds": timeout_seconds,
             "queue": queue,
+            **({"network": network} if network else {}),
         },
         trail.SYSTEM,
     )

@@ -2,6 +2,8 @@
 ended, and the processes a run left on this machine."""
 
 import os
+import tempfile
+from pathlib import Path
 
 from runbooks.models import Execution
 from tests.conftest import wait_for
@@ -40,3 +42,29 @@ def processes_of(execution_id) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def processes_running(token: str) -> list[int]:
+    """Live processes whose command line holds `token`: how a test finds a
+    child that cleared its environment (`env -i`) and left its session."""
+    needle = token.encode()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or not alive(int(entry.name)):
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                if needle in f.read():
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def folder_outside_tmp(mode: int = 0o755) -> Path:
+    """A folder a runbook can be shown, outside /tmp: each run has a /tmp
+    of its own, where the host's is not to be seen at all. Remove it after."""
+    base = "/var/lib" if os.geteuid() == 0 else os.path.expanduser("~")
+    folder = Path(tempfile.mkdtemp(prefix="steward-test-", dir=base))
+    folder.chmod(mode)
+    return folder

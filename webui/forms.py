@@ -19,7 +19,7 @@ from events.models import Binding, DedupEntry, Source
 from runbooks import parameters as params
 from runbooks import secret_store
 from runbooks.api import MAX_SCRIPT, RunbookSerializer
-from runbooks.models import Runbook, RunbookVersion, Secret
+from runbooks.models import DEFAULT_NETWORK, Network, Runbook, RunbookVersion, Secret
 
 # An uploaded script's kind comes from its extension.
 UPLOAD_KINDS = {".py": RunbookVersion.Kind.PYTHON, ".sh": RunbookVersion.Kind.SHELL}
@@ -100,6 +100,13 @@ class RunbookForm(forms.Form):
     queue = forms.CharField(
         max_length=64, required=False, help_text="The workers that run it; empty for the default queue."
     )
+    network = forms.ChoiceField(
+        choices=Network.choices,
+        initial=DEFAULT_NETWORK,
+        required=False,  # left out: the current mode stays
+        help_text="What the run may reach. Egress never reaches Steward's broker, cache, database or web app; "
+        "host (admins only) is the worker's own network.",
+    )
     secrets = CommaListField(
         required=False, help_text="Names of the secrets it gets as environment variables, e.g. PAGER_TOKEN"
     )
@@ -117,8 +124,8 @@ class RunbookForm(forms.Form):
         max_length=200, required=False, label="What changed", help_text="Kept with the new version, if one is made."
     )
 
-    def __init__(self, *args, runbook=None, **kwargs):
-        self.runbook = runbook
+    def __init__(self, *args, runbook=None, user=None, **kwargs):
+        self.runbook, self.user = runbook, user
         super().__init__(*args, **kwargs)
 
     def clean_script(self):
@@ -154,8 +161,8 @@ class RunbookForm(forms.Form):
             return cleaned
         # The API's rules, so the form and the API accept the same runbooks.
         fields = ("name", "description", "team", "tags", "kind", "script", "parameters", "timeout_seconds")
-        data = {name: cleaned[name] for name in (*fields, "queue", "secrets")}
-        serializer = RunbookSerializer(instance=self.runbook, data=data)
+        data = {name: cleaned[name] for name in (*fields, "queue", "secrets", "network")}
+        serializer = RunbookSerializer(instance=self.runbook, data=data, context={"user": self.user})
         if not serializer.is_valid():
             for field, errors in serializer.errors.items():
                 self.add_error(field if field in self.fields else None, _messages(errors))

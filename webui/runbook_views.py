@@ -81,7 +81,12 @@ def runbook_list(request):
 
 @role_required("edit_runbooks")
 def runbook_new(request):
-    form = RunbookForm(request.POST or None, request.FILES or None, initial={"kind": "python", "timeout_seconds": 300})
+    form = RunbookForm(
+        request.POST or None,
+        request.FILES or None,
+        initial={"kind": "python", "timeout_seconds": 300},
+        user=request.user,
+    )
     if request.method == "POST" and form.is_valid():
         runbook = Runbook()
         message = form.cleaned_data["message"] or "Created"
@@ -107,11 +112,11 @@ def runbook_edit(request, slug):
         "tags": runbook.tags,
         "requires_approval": runbook.requires_approval,
         "protected": runbook.protected,
-        **latest.content(),
+        **latest.fields(),
     }
     if initial["queue"] == "steward":
         initial["queue"] = ""
-    form = RunbookForm(request.POST or None, request.FILES or None, initial=initial, runbook=runbook)
+    form = RunbookForm(request.POST or None, request.FILES or None, initial=initial, runbook=runbook, user=request.user)
     if runbook.protected and not roles.may(request.user, "unprotect_runbooks"):
         # Disabled: the browser's value is ignored, the runbook stays protected.
         form.fields["protected"].disabled = True

@@ -1,9 +1,10 @@
 """Run one runbook as a supervised subprocess, as the contract's "What a
 runbook sees" says: a fresh temp dir, a scrubbed environment, parameter and
-event files, a result file, its own session and process group, a timeout that
-kills the whole group, and output read line by line while it runs. Resource
-limits and the hiding of Steward's own files are in `sandbox`; secret values
-are masked (`masking`) before any line, result or error leaves this module.
+event files, a result file, its own namespaces (`namespaces`: bwrap) or, when
+the worker opted out (STEWARD_SANDBOX=process), its own session and process
+group, a timeout that kills the whole run, and output read line by line while
+it runs. Resource limits are in `sandbox`, a UID per run in `uids`; secret
+values are masked (`masking`) before any line, result or error leaves here.
 
 This module knows nothing about the database: the caller passes a `Sink` that
 stores lines and, when checked in with, says whether the run must stop.
@@ -19,6 +20,7 @@ import re
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -26,12 +28,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from runbooks.runners import KINDS, sandbox
+from runbooks.runners import KINDS, cgroups, namespaces, sandbox, uids
 from runbooks.runners.masking import Masker
 
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 MAX_LINE_BYTES = 64 * 1024
 MAX_RESULT_BYTES = 1024 * 1024
+RESULT_READ_SECONDS = 5.0
+SANDBOXES = ("namespaces", "process")
+NETWORKS = ("none", "egress", "host")
+DEFAULT_UID_POOL = (62000, 62999)
+DEFAULT_UID_LOCK_DIR = "/run/steward/uids"
 
 
 @dataclass
@@ -44,13 +51,31 @@ class RunSpec:
     identifiers: dict[str, str] = field(default_factory=dict)  # STEWARD_EXECUTION_ID, ...
     max_output_bytes: int = 10 * 1024 * 1024
     kill_grace_seconds: float = 2.0
-    # Run as this user (the worker must be root to switch); None: as the worker.
+    # A root worker runs each runbook as a UID of its own from this pool
+    # (see `uids`); with no pool, as `run_as`, one user all runs share. A
+    # worker that is not root runs them as itself (in a user namespace).
+    uid_pool: tuple[int, int] | None = DEFAULT_UID_POOL
+    uid_lock_dir: str = DEFAULT_UID_LOCK_DIR
     run_as: str | None = None
     # Declared secrets, name → value: environment variables, masked in output.
     secrets: dict[str, str] = field(default_factory=dict)
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
-    # Folders the runbook may not open (Steward's checkout, var/), where the kernel has Landlock.
+    # Folders the runbook may not see (Steward's checkout, var/): empty tmpfs
+    # in the namespace sandbox, Landlock (where the kernel has it) in `process`.
     hidden_paths: list[str] = field(default_factory=list)
+    sandbox: str = "namespaces"  # or "process": the worker opted out (STEWARD_SANDBOX)
+    network: str = "none"  # none, egress, host (namespaces only)
+    tmp_bytes: int = 256 * 1024**2  # each of /tmp, /var/tmp, /dev/shm
+    # Networks an egress run may not reach (the control plane, resolved by
+    # the caller); loopback, link-local, metadata and this host's own
+    # addresses are always refused (namespaces.ALWAYS_DENIED).
+    egress_deny: list[str] = field(default_factory=list)
+    # A delegated cgroup v2 folder for a cgroup per run ("" none; see `cgroups`).
+    cgroup: str = ""
+    bwrap: str = ""  # the bwrap binary ("" found on the system's PATH)
+    # egress: send DNS through pasta to this machine's resolver (None: when
+    # that resolver is on loopback, where the run cannot reach it)
+    dns_forward: bool | None = None
 
 
 @dataclass
@@ -141,59 +166,258 @@ class _MaskingSink:
         return self.sink.check_in()
 
 
-def _run(spec: RunSpec, sink: Sink) -> Outcome:
-    runner = KINDS[spec.kind]
-    identity = {}
-    if spec.run_as:
-        try:
-            account = pwd.getpwnam(spec.run_as)
-        except KeyError:
-            return Outcome("failed", error=f"The runbook user {spec.run_as!r} does not exist on this worker.")
-        identity = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-    workdir = tempfile.mkdtemp(prefix="steward-run-")
+@dataclass
+class _Identity:
+    uid: int
+    gid: int
+    other: bool  # another user than the worker's
+    lease: uids.Lease | None = None
+
+
+def _identity(spec: RunSpec) -> _Identity:
+    if os.geteuid() != 0:
+        return _Identity(os.getuid(), os.getgid(), other=False)
+    if spec.uid_pool:
+        lease = uids.acquire(spec.uid_pool, spec.uid_lock_dir)
+        return _Identity(lease.uid, lease.uid, other=True, lease=lease)
+    if not spec.run_as:
+        raise uids.PoolError("a root worker runs runbooks only as another user: set STEWARD_RUNBOOK_UIDS")
     try:
+        account = pwd.getpwnam(spec.run_as)
+    except KeyError:
+        raise uids.PoolError(f"The runbook user {spec.run_as!r} does not exist on this worker.") from None
+    if account.pw_uid == 0:
+        raise uids.PoolError(f"The runbook user {spec.run_as!r} is root; runbooks never run as root.")
+    return _Identity(account.pw_uid, account.pw_gid, other=True)
+
+
+def _run(spec: RunSpec, sink: Sink) -> Outcome:
+    if spec.sandbox not in SANDBOXES or spec.network not in NETWORKS:
+        return Outcome("failed", error=f"Unknown sandbox {spec.sandbox!r} or network mode {spec.network!r}.")
+    try:
+        who = _identity(spec)
+    except (uids.PoolError, OSError) as exc:
+        return Outcome("failed", error=str(exc))
+    try:
+        return _run_as(spec, sink, who)
+    finally:
+        if who.lease is not None:
+            who.lease.release()
+
+
+def _run_as(spec: RunSpec, sink: Sink, who: _Identity) -> Outcome:
+    runner = KINDS[spec.kind]
+    if spec.sandbox == "process" and who.lease is not None:
+        # The UID is this run's alone now; anything still running as it is
+        # what an earlier run on it left behind (no PID namespace here).
+        kill_uid(who.uid)
+    # A root-owned folder (0711) holding the run's own (0700, the run's UID):
+    # the run cannot swap its folder for a symlink, and every file we read
+    # or write in it goes through a descriptor opened before the run starts.
+    # In the namespace sandbox the work dir is seen inside the run's own
+    # /tmp (see namespaces.argv): its host side is under /tmp too.
+    outer = tempfile.mkdtemp(prefix="steward-run-", dir="/tmp" if spec.sandbox == "namespaces" else None)
+    workdir = os.path.join(outer, "work")
+    dir_fd = -1
+    try:
+        os.chmod(outer, 0o711)
+        os.mkdir(workdir, 0o700)
+        dir_fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         env = build_environment(spec, workdir)
-        _write_json(env["STEWARD_PARAMS"], spec.parameters)
-        _write_json(env["STEWARD_EVENT"], spec.event)
-        script_path = os.path.join(workdir, runner.FILENAME)
-        with open(script_path, "w", encoding="utf-8") as f:
-            f.write(spec.script)
-        if identity:
-            for path in (workdir, env["STEWARD_PARAMS"], env["STEWARD_EVENT"], script_path):
-                os.chown(path, identity["user"], identity["group"])
-        try:
-            ruleset = sandbox.landlock_ruleset(spec.hidden_paths, also_allow=[workdir])
-        except OSError as exc:
-            return Outcome("failed", error=f"The runbook's sandbox could not be set up: {exc}")
-        try:
-            proc = subprocess.Popen(
-                runner.command(script_path, as_other_user=bool(identity)),
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,  # own session and process group
-                close_fds=True,
-                # After the switch of user: limits, no new privileges, Landlock.
-                preexec_fn=sandbox.child_setup(_limits_for(spec), ruleset),
-                **identity,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return Outcome("failed", error=f"The runbook could not be started: {getattr(exc, 'strerror', None) or exc}")
-        finally:
-            if ruleset is not None:
-                os.close(ruleset)
-        sink.started(proc.pid)
-        supervisor = _Supervisor(proc, spec, sink)
-        outcome = supervisor.supervise()
-        outcome.result, warning = _read_result(env["STEWARD_RESULT"])
-        if warning:
-            supervisor.note(warning)
-            supervisor.flush()
+        _write_new(dir_fd, "params.json", json.dumps(spec.parameters), who)
+        _write_new(dir_fd, "event.json", json.dumps(spec.event), who)
+        _write_new(dir_fd, runner.FILENAME, spec.script, who)
+        if spec.sandbox == "namespaces":
+            # Bound into the sandbox as a single file: it must exist first.
+            _write_new(dir_fd, "result.json", "", who)
+        if who.other:
+            os.fchown(dir_fd, who.uid, who.gid)
+        command = runner.command(os.path.join(workdir, runner.FILENAME), as_other_user=who.other)
+        start = _run_contained if spec.sandbox == "namespaces" else _run_process
+        outcome, supervisor = start(spec, sink, who, workdir, env, command)
+        if supervisor is not None:
+            result, warning, error = read_result(dir_fd, "result.json")
+            outcome.result = result
+            if warning:
+                supervisor.note(warning)
+                supervisor.flush()
+            if error:
+                # A run that ended by itself fails for it; one stopped
+                # (timed out, cancelled) keeps its status, with both reasons.
+                if outcome.status in ("succeeded", "failed"):
+                    outcome.status = "failed"
+                outcome.error = error if not outcome.error else f"{outcome.error} {error}"
         return outcome
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if dir_fd >= 0:
+            os.close(dir_fd)
+        shutil.rmtree(outer, ignore_errors=True)
+
+
+def _write_new(dir_fd: int, name: str, text: str, who: _Identity) -> None:
+    """A file of the worker's in the run's fresh folder: created, never
+    followed through a link or opened when already there."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(fd, data) :]
+        if who.other:
+            os.fchown(fd, who.uid, who.gid)
+    finally:
+        os.close(fd)
+
+
+def _popen(command, spec, who, workdir, env, setup, pass_fds=()) -> subprocess.Popen:
+    identity = {"user": who.uid, "group": who.gid, "extra_groups": []} if who.other else {}
+    return subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # own session and process group
+        close_fds=True,
+        pass_fds=pass_fds,
+        preexec_fn=setup,
+        **identity,
+    )
+
+
+def _start_failed(exc: Exception) -> tuple[Outcome, None]:
+    error = f"The runbook could not be started: {getattr(exc, 'strerror', None) or exc}"
+    return Outcome("failed", error=error), None
+
+
+def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_Supervisor | None"]:
+    dns_forward = spec.network == "egress" and (
+        namespaces.loopback_resolver() if spec.dns_forward is None else spec.dns_forward
+    )
+    resolv_conf = ""
+    if dns_forward:
+        # Beside the work dir, in the root-owned folder: the run cannot change it.
+        resolv_conf = os.path.join(os.path.dirname(workdir), "resolv.conf")
+        with open(resolv_conf, "x") as f:
+            f.write(f"nameserver {namespaces.DNS_FORWARD}\n")
+        os.chmod(resolv_conf, 0o644)
+    box = namespaces.Box(
+        workdir=workdir,
+        network=spec.network,
+        hidden_paths=spec.hidden_paths,
+        tmp_bytes=spec.tmp_bytes,
+        egress_deny=spec.egress_deny,
+        bwrap=spec.bwrap,
+        resolv_conf=resolv_conf,
+        worker_files=[env["STEWARD_PARAMS"], env["STEWARD_EVENT"], command[-1]],
+        result_file=env["STEWARD_RESULT"],
+    )
+    info_r, info_w = os.pipe2(os.O_CLOEXEC)
+    block_r = block_w = -1
+    if spec.network == "egress":
+        # bwrap waits on this pipe before it execs the runbook: the network
+        # and its deny routes are in place before the runbook's first instruction.
+        block_r, block_w = os.pipe2(os.O_CLOEXEC)
+    cgroup = None
+    try:
+        if spec.cgroup:
+            name = f"run-{spec.identifiers.get('STEWARD_EXECUTION_ID') or os.urandom(6).hex()}"
+            cgroup = cgroups.RunCgroup(spec.cgroup, name, spec.limits.processes, spec.limits.address_space_bytes)
+        argv = namespaces.argv(box, command, who.uid, info_w, block_r if block_r >= 0 else None)
+        setup = sandbox.child_setup(_limits_for(spec), None, cgroup.join_in_child if cgroup else None)
+        fds = (info_w,) if block_r < 0 else (info_w, block_r)
+        try:
+            proc = _popen(argv, spec, who, workdir, env, setup, pass_fds=fds)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return _start_failed(exc)
+        finally:
+            os.close(info_w)
+            info_w = -1
+            if block_r >= 0:
+                os.close(block_r)
+                block_r = -1
+        try:
+            info = namespaces.read_info(info_r, time.monotonic() + namespaces.NETWORK_SETUP_SECONDS)
+        except namespaces.SandboxError:
+            info = {}  # bwrap failed: its own message arrives on stderr
+        if block_w >= 0:
+            try:
+                if not info:
+                    raise namespaces.SandboxError("bwrap ended before the sandbox was ready")
+                namespaces.start_egress(info["child-pid"], spec.egress_deny, who.uid, who.gid, dns_forward)
+            except (namespaces.SandboxError, OSError) as exc:
+                _kill_group(proc.pid)
+                proc.communicate()
+                return Outcome("failed", error=f"The runbook's network (egress) could not be set up: {exc}"), None
+            os.write(block_w, b"1")
+            os.close(block_w)
+            block_w = -1
+        sink.started(proc.pid)
+        supervisor = _Supervisor(proc, spec, sink, pid_namespace=info.get("pid-namespace"))
+        return supervisor.supervise(), supervisor
+    finally:
+        for fd in (info_r, info_w, block_r, block_w):
+            if fd >= 0:
+                os.close(fd)
+        if cgroup is not None:
+            cgroup.remove()
+
+
+def _run_process(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_Supervisor | None"]:
+    try:
+        ruleset = sandbox.landlock_ruleset(spec.hidden_paths, also_allow=[workdir])
+    except OSError as exc:
+        return Outcome("failed", error=f"The runbook's sandbox could not be set up: {exc}"), None
+    try:
+        # After the switch of user: limits, no new privileges, Landlock.
+        proc = _popen(command, spec, who, workdir, env, sandbox.child_setup(_limits_for(spec), ruleset))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return _start_failed(exc)
+    finally:
+        if ruleset is not None:
+            os.close(ruleset)
+    sink.started(proc.pid)
+    supervisor = _Supervisor(proc, spec, sink)
+    return supervisor.supervise(), supervisor
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def kill_uid(uid: int) -> int:
+    """SIGKILL every process whose real UID is `uid`; how many were found."""
+    found = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry.name}").st_uid != uid:
+                continue
+            os.kill(int(entry.name), signal.SIGKILL)
+            found += 1
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def signal_namespace(inode: int, sig: int) -> int:
+    """Send `sig` to every process in the PID namespace `inode` (its init
+    ignores it unless it has a handler)."""
+    wanted = f"pid:[{inode}]"
+    sent = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{entry.name}/ns/pid") != wanted:
+                continue
+            os.kill(int(entry.name), sig)
+            sent += 1
+        except OSError:
+            continue
+    return sent
 
 
 def kill_orphans(pgid: int | None, execution_id: str, started_since: int | None = None) -> int:
@@ -236,24 +460,52 @@ def start_ticks(pid: int) -> int | None:
         return None
 
 
-def _write_json(path: str, value) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f)
-
-
-def _read_result(path: str) -> tuple[object, str]:
-    """The runbook's JSON result, or None with a warning; never a failure."""
+def read_result(dir_fd: int, name: str, timeout: float = RESULT_READ_SECONDS) -> tuple[object, str, str]:
+    """The runbook's JSON result: (value, warning, error). The worker may be
+    root and the file is the runbook's: a symlink would hand the worker any
+    file, a FIFO would block it forever. So: no link followed, no blocking
+    open, a regular file only, no more than the limit, within `timeout`.
+    Invalid JSON is only a warning; anything that is no regular file, or is
+    too big, fails the run."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
     try:
-        size = os.path.getsize(path)
-    except OSError:
-        return None, ""
-    if size > MAX_RESULT_BYTES:
-        return None, f"warning: result file is {size} bytes, over the {MAX_RESULT_BYTES} byte limit; ignored"
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None, "", ""
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the name is a symlink
+            return None, "", "The result file ($STEWARD_RESULT) is a symlink; only a regular file is read."
+        return None, "", f"The result file ($STEWARD_RESULT) could not be opened: {exc.strerror}."
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f), ""
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) else "no file"
+            return None, "", f"The result file ($STEWARD_RESULT) is {what}; only a regular file is read."
+        if st.st_size > MAX_RESULT_BYTES:
+            return None, "", f"The result file is {st.st_size} bytes, over the {MAX_RESULT_BYTES} byte limit."
+        data = bytearray()
+        deadline = time.monotonic() + timeout
+        while len(data) <= MAX_RESULT_BYTES:
+            if time.monotonic() > deadline:
+                return None, "", f"The result file could not be read within {timeout:g} seconds."
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+                continue
+            if not chunk:
+                break
+            data += chunk
+        if len(data) > MAX_RESULT_BYTES:  # it grew while read
+            return None, "", f"The result file is over the {MAX_RESULT_BYTES} byte limit."
+    finally:
+        os.close(fd)
+    if not data.strip():
+        return None, "", ""  # the empty result file a contained run starts with: no result
+    try:
+        return json.loads(data.decode("utf-8")), "", ""
     except (ValueError, UnicodeDecodeError) as exc:
-        return None, f"warning: result file is not valid JSON ({exc}); ignored"
+        return None, f"warning: result file is not valid JSON ({exc}); ignored", ""
 
 
 _SIGNAL_REASONS = {
@@ -276,9 +528,12 @@ class _Supervisor:
     # which nothing can find. The run ends anyway, with a note.
     ABANDON_SECONDS = 2.0
 
-    def __init__(self, proc: subprocess.Popen, spec: RunSpec, sink: Sink):
+    def __init__(self, proc: subprocess.Popen, spec: RunSpec, sink: Sink, pid_namespace: int | None = None):
         self.proc, self.spec, self.sink = proc, spec, sink
         self.pgid = proc.pid
+        # In the namespace sandbox `proc` is bwrap: killing it ends the PID
+        # namespace and every process in it; SIGTERM goes to the namespace.
+        self.pid_namespace = pid_namespace
         # Read while the runbook is our unreaped child: its pid is still its own.
         self.started_ticks = start_ticks(proc.pid)
         self.pending: list[Line] = []
@@ -354,6 +609,8 @@ class _Supervisor:
 
     def _outcome(self, elapsed: float) -> Outcome:
         code = self.proc.returncode
+        if self.pid_namespace and code is not None and 128 < code < 128 + signal.NSIG:
+            code = -(code - 128)  # bwrap's init reports a signal death as 128 + the signal
         if self.stop_reason == "timed_out":
             return Outcome("timed_out", code, error=f"Timed out after {self.spec.timeout_seconds:g} seconds.")
         if self.stop_reason == "cancel":
@@ -369,12 +626,18 @@ class _Supervisor:
 
     def _stop(self, reason: str, grace: float) -> None:
         self.stop_reason = reason
-        self._signal(signal.SIGTERM)
+        if self.pid_namespace:
+            signal_namespace(self.pid_namespace, signal.SIGTERM)
+        else:
+            self._signal(signal.SIGTERM)
         self.kill_at = time.monotonic() + grace
 
     def _kill_escaped(self) -> None:
         """Kill the run's processes that left its group (setsid, daemons):
-        they still carry the execution id in their environment."""
+        they still carry the execution id in their environment. Only a
+        fallback for STEWARD_SANDBOX=process: a PID namespace dies whole."""
+        if self.pid_namespace:
+            return
         execution_id = self.spec.identifiers.get("STEWARD_EXECUTION_ID")
         if execution_id:
             kill_orphans(None, execution_id, self.started_ticks)

@@ -165,11 +165,14 @@ def _allow(ruleset: int, path: str, rights: int) -> None:
 # --- In the child, between fork and exec ---------------------------------------
 
 
-def child_setup(limits: Limits, ruleset: int | None):
-    """The preexec function: runs in the child after the switch of user."""
+def child_setup(limits: Limits, ruleset: int | None, join_cgroup=None):
+    """The preexec function: runs in the child after the switch of user.
+    `join_cgroup` (a run's cgroup v2, see `cgroups`) is called first."""
     rlimits = limits.rlimits()
 
     def setup() -> None:
+        if join_cgroup is not None:
+            join_cgroup()
         # SIGKILL when the worker process supervising the run dies, so a
         # killed worker leaves no runbook running.
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -98,6 +98,7 @@ def embedded(tmp_path):
 def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedded):
     proc, output, base_url, env = embedded
     wait_for(lambda: "Steward is ready on" in output.text, timeout=90, what=f"the ready box:\n{output.text}")
+    assert "Runbook sandbox: namespaces" in output.text  # bubblewrap works here: runbooks contained
     # Announced once everything answers: /healthz says ok at that moment.
     with urllib.request.urlopen(f"{base_url}/healthz", timeout=5) as response:
         assert response.status == 200 and json.loads(response.read())["status"] == "ok"

@@ -4,10 +4,8 @@ stopped, on the test database and broker."""
 import itertools
 import shutil
 import signal
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +15,7 @@ from runbooks import services
 from runbooks.models import Execution, LogLine
 from tests.conftest import wait_for
 from tests.factories import make_runbook
-from tests.processes import final, processes_of
+from tests.processes import final, folder_outside_tmp, processes_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -32,10 +30,9 @@ def run(runbook, **parameters) -> Execution:
 
 @pytest.fixture
 def shared_dir():
-    """A folder a runbook can write to even as `nobody` (pytest's own temp
-    folders are private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="steward-test-"))
-    path.chmod(0o777)
+    """A folder a runbook can read as any UID, outside /tmp (pytest's own
+    temp folders are private to root, and each run has its own /tmp)."""
+    path = folder_outside_tmp(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -61,7 +58,9 @@ def test_a_worker_killed_mid_run_leaves_the_run_lost_and_no_process_behind(worke
 def test_a_lost_run_is_retried_to_success_when_the_runbook_allows(workers, worker, shared_dir):
     queue = queue_name("retry")
     marker = shared_dir / "first-attempt"
-    script = f"if [ -e {marker} ]; then echo second attempt; exit 0; fi\ntouch {marker}\nsleep 300\n"
+    # The run sees the machine read-only: the test, not the runbook, leaves
+    # the mark the second attempt finds.
+    script = f"if [ -e {marker} ]; then echo second attempt; exit 0; fi\necho first attempt\nsleep 300\n"
     runbook = make_runbook(
         name="Flaky",
         kind="shell",
@@ -73,8 +72,12 @@ def test_a_lost_run_is_retried_to_success_when_the_runbook_allows(workers, worke
     )
     first_worker = workers([queue], "retrying")
     first = run(runbook)
-    wait_for(marker.exists, what="the first attempt to start")
+    wait_for(
+        lambda: LogLine.objects.filter(execution=first, text="first attempt").exists(),
+        what="the first attempt to start",
+    )
     first_worker.kill()
+    marker.touch()
     # The same worker comes back: it ends its previous life's run at once.
     workers([queue], "retrying")
     lost = final(first.pk, timeout=30)

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from audit import trail
 from audit.models import AuditEntry
 from runbooks import secret_store, services
-from runbooks.models import Execution, Runbook, RunbookVersion, Secret
+from runbooks.models import Runbook, RunbookVersion, Secret
 from tests.factories import make_runbook
 
 pytestmark = pytest.mark.django_db
@@ -225,21 +225,6 @@ def test_at_run_time_a_secret_out_of_scope_is_refused(scoped):
     assert secret_store.values_for(["PAY_KEY"], payments) == {"PAY_KEY": VALUE}
     with pytest.raises(secret_store.SecretError, match=r"may not use secret.*PAY_KEY"):
         secret_store.values_for(["PAY_KEY"], other)
-
-
-def test_the_worker_context_names_the_runbook_and_without_it_nothing_is_handed_out(scoped):
-    _secret, payments, other = scoped
-    run_of_other = services.new_execution(other, {})
-    run_of_other.save()
-    run_of_payments = services.new_execution(payments, {})
-    run_of_payments.save()
-    with secret_store.running(run_of_payments.pk):
-        assert secret_store.values_for(["PAY_KEY"]) == {"PAY_KEY": VALUE}
-    with secret_store.running(run_of_other.pk), pytest.raises(secret_store.SecretError, match="may not use"):
-        secret_store.values_for(["PAY_KEY"])
-    with pytest.raises(secret_store.SecretError, match="only to a run its worker started"):
-        secret_store.values_for(["PAY_KEY"])
-    assert Execution.objects.count() == 2
 
 
 # --- Upgrade ------------------------------------------------------------------------

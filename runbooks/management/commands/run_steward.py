@@ -22,6 +22,7 @@ from django.utils import timezone
 from runbooks import demo
 from runbooks.execution import HOST
 from runbooks.models import DEFAULT_QUEUE, Execution, RunbookVersion, Worker
+from runbooks.worker_agent import sandbox_problem
 
 STOP_SECONDS = 8  # TERM, then KILL what is left: well inside the contract's 10 s
 READY_SECONDS = 120  # past this, say what /healthz still misses instead of waiting silently
@@ -44,6 +45,7 @@ class Command(BaseCommand):
         token = demo.rotate_demo_token()
         self.children: list[subprocess.Popen] = []
         self.spawned_at = timezone.now()
+        self.sandbox_env = self.choose_sandbox()
         self.start(port)
         self.announce(base_url, password, token)
         self.wait(lambda: self.ready(base_url), lambda: self.announce_ready(base_url, password, token))
@@ -83,8 +85,28 @@ class Command(BaseCommand):
         }
         for _name, command in commands.items():
             # Own process groups: the terminal's Ctrl-C reaches only us, and
-            # we stop the children in order.
-            self.children.append(subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True))
+            # we stop the children in order. Every process gets the sandbox
+            # choice, so the web pages show the banner when it is `process`.
+            env = {**os.environ, **self.sandbox_env}
+            self.children.append(subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True, env=env))
+
+    def choose_sandbox(self) -> dict:
+        """On a laptop: the namespace sandbox when bwrap works here (as root,
+        or as a user through unprivileged user namespaces), else opt out
+        out loud. An explicit STEWARD_SANDBOX is kept as it is."""
+        if "STEWARD_SANDBOX" in os.environ:
+            self.stdout.write(f"Runbook sandbox: {settings.STEWARD_SANDBOX} (STEWARD_SANDBOX is set)")
+            return {}
+        problem = sandbox_problem()
+        if problem is None:
+            who = "a UID of its own per run" if os.geteuid() == 0 else "your user, in a user namespace"
+            self.stdout.write(f"Runbook sandbox: namespaces (bubblewrap works here; runbooks run as {who})")
+            return {}
+        self.stdout.write(
+            f"Runbook sandbox: process, runbooks are NOT contained: {problem}.\n"
+            "  Install bubblewrap (and passt for egress runbooks) to contain them."
+        )
+        return {"STEWARD_SANDBOX": "process"}
 
     def announce(self, base_url: str, password: str | None, token: str) -> None:
         self.stdout.write(
