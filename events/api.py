@@ -300,7 +300,7 @@ class BindingTestRequestSerializer(serializers.Serializer):
 
     event = serializers.DictField(required=False)
     event_id = serializers.UUIDField(required=False)
-    source = serializers.SlugField(required=False)
+    source = serializers.SlugField(required=False, allow_null=True)  # null: the event's own, if any
 
 
 class BindingTestResultSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts import roles
 from accounts.authentication import actor_of
-from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
+from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField, SlugsField
 from events import rendering
 from runbooks import approvals, review, secret_store, services, validation
 from runbooks import parameters as params
@@ -427,9 +427,7 @@ class SecretSerializer(serializers.ModelSerializer):
     )
     name = SecretNameField(max_length=100)
     updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    allowed_runbooks = serializers.SlugRelatedField(
-        slug_field="slug", many=True, queryset=Runbook.objects.all(), required=False
-    )
+    allowed_runbooks = SlugsField(slug_field="slug", many=True, queryset=Runbook.objects.all(), required=False)
 
     class Meta:
         model = Secret

@@ -93,7 +93,7 @@ def test_an_author_sees_no_delete_button(client, source):
 def test_two_sources_may_not_share_a_name_in_the_api_or_the_form(client, api_as, source):
     admin = api_as(make_user("admin"))
     response = admin.post("/api/v1/sources/", {"name": "gen", "kind": "generic"}, content_type="application/json")
-    assert response.status_code == 400 and "name" in response.json()["errors"]
+    assert response.status_code == 409 and "name" in response.json()["errors"]
     client.force_login(make_user("admin", username="ada"))
     page = client.post("/sources/new/", {"name": "GEN", "kind": "alertmanager", "rate_limit_per_minute": 10})
     assert page.status_code == 200 and "a source with this name exists" in page.content.decode()
