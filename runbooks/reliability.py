@@ -6,11 +6,12 @@ few seconds. Each step takes a bounded batch and changes rows with
 conditional updates, so several workers sweeping at once is harmless.
 """
 
+import contextlib
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -28,17 +29,49 @@ Status = Execution.Status
 BATCH = 500
 
 
+# How long a sweep statement waits for a lock before that step gives up
+# until the next sweep: below PostgreSQL's deadlock_timeout (1 s), so a
+# TRUNCATE or a migration that locks tables one by one never deadlocks
+# against a sweep's join; it is the sweep that yields.
+SWEEP_LOCK_TIMEOUT = "500ms"
+
+
 def sweep() -> dict:
-    return {
-        "requeued": requeue(),
-        "lost": reap_lost(),
-        "released": release_stuck_waiters(),
-        "dedup_purged": dedup.purge(timezone.now()),
-        "scheduled": schedules.fire_due(),
-        "approvals_expired": approvals.expire_due(),
-        "notifications_resent": notifications.requeue_stale(),
-        "hours_rolled_up": rollups.refresh(),
+    steps = {
+        "requeued": requeue,
+        "lost": reap_lost,
+        "released": release_stuck_waiters,
+        "dedup_purged": lambda: dedup.purge(timezone.now()),
+        "scheduled": schedules.fire_due,
+        "approvals_expired": approvals.expire_due,
+        "notifications_resent": notifications.requeue_stale,
+        "hours_rolled_up": rollups.refresh,
     }
+    done = {}
+    with _yielding_to_locks():
+        for name, step in steps.items():
+            try:
+                done[name] = step()
+            except OperationalError as exc:
+                if connection.vendor != "postgresql" or connection.in_atomic_block:
+                    raise
+                log.info("sweep: %s yielded to a lock; the next sweep does it (%s)", name, exc)
+                done[name] = 0
+    return done
+
+
+@contextlib.contextmanager
+def _yielding_to_locks():
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield  # SQLite has no lock waits to bound; a caller's transaction keeps its own settings
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = '{SWEEP_LOCK_TIMEOUT}'")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
 
 
 def requeue(now=None) -> int:

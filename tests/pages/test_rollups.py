@@ -218,3 +218,33 @@ def test_a_rollup_gives_way_to_a_lock_instead_of_waiting_or_deadlocking():
         assert time.monotonic() - started < 2
     assert rollups.refresh() > 0
     assert RunHour.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_sweep_step_gives_way_to_a_table_lock_instead_of_deadlocking(caplog):
+    """A TRUNCATE (the test runner's flush, a restore) locks tables one by one:
+    a sweep that waited on one while holding another would deadlock it. Each
+    step waits at most SWEEP_LOCK_TIMEOUT, gives up until the next sweep, and
+    the sweep goes on with the other steps."""
+    require_postgresql()
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        dbname=settings_dict["NAME"],
+    ) as other:
+        other.execute("LOCK TABLE runbooks_execution IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        with caplog.at_level("INFO", logger="runbooks.reliability"):
+            done = reliability.sweep()
+        assert time.monotonic() - started < 8
+    assert done["requeued"] == 0 and done["lost"] == 0
+    assert any("requeued yielded to a lock" in r.getMessage() for r in caplog.records)
+    # The lock is gone: the next sweep runs every step, and the session's
+    # lock_timeout is back to the server's default.
+    assert set(reliability.sweep()) == set(done)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone()[0] == "0"
