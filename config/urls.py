@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from audit.api import AuditViewSet
-from config.api import Router
+from core.drf import Router
 from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
 from events.views import hook
 from gates.api import GateViewSet

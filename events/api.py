@@ -18,9 +18,9 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
-from config import storable
-from config.api import SLUG_PATTERN, UNKNOWN_FIELD, UUID_PATTERN, CursorPagination, JSONListField, JSONObjectField
-from events import backtest, breaker, matching, paths, rendering, schedules, services
+from core import storable, templating
+from core.drf import SLUG_PATTERN, UNKNOWN_FIELD, UUID_PATTERN, CursorPagination, JSONListField, JSONObjectField
+from events import backtest, breaker, matching, paths, schedules, services
 from events.filters import BindingFilter, EventFilter, SourceFilter
 from events.models import Binding, DedupEntry, Event, Schedule, Source
 from events.sources import ADAPTERS, generic
@@ -258,8 +258,8 @@ class BindingSerializer(serializers.ModelSerializer):
 
     def validate_dedup_key(self, value):
         try:
-            rendering.check({"dedup_key": value})
-        except rendering.RenderError as exc:
+            templating.check({"dedup_key": value})
+        except templating.RenderError as exc:
             raise ValidationError(str(exc)) from None
         return value
 
@@ -272,8 +272,8 @@ class BindingSerializer(serializers.ModelSerializer):
 
     def validate_parameters(self, value):
         try:
-            rendering.check(value)
-        except rendering.RenderError as exc:
+            templating.check(value)
+        except templating.RenderError as exc:
             raise ValidationError(str(exc)) from None
         return value
 

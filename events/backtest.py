@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from events import dedup, rendering
+from core import templating
+from events import dedup
 from events.models import Binding, Event
 from events.services import event_context, match
 from events.sources import ADAPTERS
@@ -39,7 +40,7 @@ def backtest(binding: Binding, days: int) -> dict:
         identity = occurrence(event) if occurrence else ""
         try:
             key = dedup.key_for(binding, document)
-        except rendering.RenderError:
+        except templating.RenderError:
             key = document["fingerprint"]  # the run would have failed; it counts as one
         started = last_run.get(key)
         if (binding.dedup_window_seconds and started is not None and event.received_at - started < window) or (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.db import models, transaction
 from django.db.models import Q
 
-from config.generations import SharedGeneration
+from core.generations import SharedGeneration
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import tokens
-from config import crypto
-from config.jsonfield import TolerantJSONField
+from core import crypto
+from core.jsonfield import TolerantJSONField
 from events.hookconfig import InvalidatingQuerySet
 
 SOURCE_TOKEN_PREFIX = "sts"

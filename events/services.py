@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit import trail
-from config import batch, storable
-from config.slugs import unique_slug
-from events import dedup, hookconfig, limits, matching, rendering
+from core import batch, storable, templating
+from core.slugs import unique_slug
+from events import dedup, hookconfig, limits, matching
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS
 from events.sources.base import NormalizedEvent, PayloadError
@@ -247,7 +247,7 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings
                 # for round trips, not for rendering and schema checks.
                 try:
                     keys = dedup.keys_for(binding, document, identity)
-                except rendering.RenderError as exc:
+                except templating.RenderError as exc:
                     error = f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
                     matches.append((event, binding, [], _ended(binding, event, Execution.Status.FAILED, error)))
                     continue
@@ -339,9 +339,9 @@ def _execution_for(binding: Binding, event: Event, document: dict) -> Execution:
     the history, and the request and every other binding go on."""
     status = Execution.Status.AWAITING_APPROVAL if binding.requires_approval else Execution.Status.QUEUED
     try:
-        parameters = rendering.render(binding.parameters, {"event": document})
+        parameters = templating.render(binding.parameters, {"event": document})
         storable.check(parameters, "the rendered parameters")
-    except (rendering.RenderError, storable.NotStorable) as exc:
+    except (templating.RenderError, storable.NotStorable) as exc:
         error = f"Binding {binding.name}: its parameters could not be rendered: {exc}"
         return _ended(binding, event, Execution.Status.FAILED, error)
     execution = runbook_services.new_execution(binding.runbook, parameters, event=event, binding=binding, status=status)
@@ -399,9 +399,9 @@ def _would_run_with(binding: Binding, document: dict) -> tuple[dict | None, str]
     """(parameters, error) as the run would get them: rendered, converted to
     the runbook's schema, or the reason the run would fail."""
     try:
-        parameters = rendering.render(binding.parameters, {"event": document})
+        parameters = templating.render(binding.parameters, {"event": document})
         storable.check(parameters, "the rendered parameters")
-    except (rendering.RenderError, storable.NotStorable) as exc:
+    except (templating.RenderError, storable.NotStorable) as exc:
         return None, f"Binding {binding.name}: its parameters could not be rendered: {exc}"
     version = binding.runbook.current_version
     if version is None:
@@ -412,10 +412,10 @@ def _would_run_with(binding: Binding, document: dict) -> tuple[dict | None, str]
         return parameters, f"the parameters fail the runbook's schema: {exc}"
     try:
         dedup.keys_for(binding, document)
-    except rendering.RenderError as exc:
+    except templating.RenderError as exc:
         return parameters, f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
     try:
         runbook_services.concurrency_key(binding.runbook, parameters)
-    except rendering.RenderError as exc:
+    except templating.RenderError as exc:
         return parameters, f"The concurrency key could not be rendered: {exc}"
     return parameters, ""

@@ -13,8 +13,8 @@ from rest_framework.validators import UniqueValidator
 
 from accounts import roles
 from accounts.authentication import actor_of
-from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
-from events import rendering
+from core import templating
+from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
 from runbooks import approvals, review, secret_store, services, validation
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
@@ -61,8 +61,8 @@ class RunbookSerializer(serializers.Serializer):
 
     def validate_concurrency_key(self, value):
         try:
-            rendering.check({"concurrency_key": value})
-        except rendering.RenderError as exc:
+            templating.check({"concurrency_key": value})
+        except templating.RenderError as exc:
             raise ValidationError(str(exc)) from None
         return value
 

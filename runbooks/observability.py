@@ -25,7 +25,7 @@ from prometheus_client.utils import floatToGoString
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import BearerTokenAuthentication
-from config.clients import client_address
+from core.clients import client_address
 from events.models import Event
 from runbooks.models import Execution, Worker
 

@@ -9,8 +9,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit import trail
-from config.slugs import unique_slug
-from events import rendering
+from core import templating
+from core.slugs import unique_slug
 from notifications import emit as notify
 from runbooks import parameters as params
 from runbooks import secret_store, validation
@@ -161,13 +161,13 @@ def new_execution(
     try:
         execution.parameters = params.validate(version.parameters, raw_parameters)
         execution.concurrency_key = concurrency_key(runbook, execution.parameters)
-    except (params.ParameterError, rendering.RenderError) as exc:
+    except (params.ParameterError, templating.RenderError) as exc:
         if strict:
             raise
         execution.parameters = raw_parameters if isinstance(raw_parameters, dict) else {}
         execution.status, execution.finished_at = Status.FAILED, now
         execution.error = f"Invalid parameters: {exc}"
-        if isinstance(exc, rendering.RenderError):
+        if isinstance(exc, templating.RenderError):
             execution.error = f"The concurrency key could not be rendered: {exc}"
         return execution
     if execution.status == Status.QUEUED:
@@ -179,7 +179,7 @@ def concurrency_key(runbook: Runbook, parameters: dict) -> str:
     """The slot a run takes under the runbook's concurrency limit."""
     if not runbook.concurrency_limit or not runbook.concurrency_key:
         return ""
-    return str(rendering.render(runbook.concurrency_key, {"params": parameters}))[:200]
+    return str(templating.render(runbook.concurrency_key, {"params": parameters}))[:200]
 
 
 def created_change(execution: Execution) -> trail.Change:
@@ -220,7 +220,7 @@ def rerun_refusal(original: Execution) -> str:
         concurrency_key(original.runbook, params.validate(original.version.parameters, original.parameters))
     except params.ParameterError as exc:
         return f"its parameters do not pass the schema of v{original.version.number}: {exc}"
-    except rendering.RenderError as exc:
+    except templating.RenderError as exc:
         return f"the runbook's concurrency key cannot be rendered from its parameters: {exc}"
     return ""
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model, password_validation
 
 from accounts import validation as account_validation
 from accounts.roles import ROLES
-from config import storable
+from core import storable
 from events import matching
 from events.api import BindingSerializer
 from events.models import Binding, DedupEntry, Source

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from config import storable
+from core import storable
 
 MAX_NAME = 255
 MAX_FINGERPRINT = 128

@@ -162,7 +162,7 @@ def _certificate(url) -> x509.Certificate:
         raise SignatureError("SigningCertURL must be https on sns.<region>.amazonaws.com")
     key = "steward:sns-cert:" + hashlib.sha256(url.encode()).hexdigest()
     cached = cache.get(key)
-    # Kept as PEM text: the cache holds only JSON (config/caches.py).
+    # Kept as PEM text: the cache holds only JSON (core/caches.py).
     fetched = not isinstance(cached, str)
     pem = fetch(url) if fetched else cached.encode("ascii", "replace")
     try:

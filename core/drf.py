@@ -128,7 +128,7 @@ for _field_class, _accepts in JSON_TYPES.items():
 
 # An unknown field is a 400, not silently dropped: `requires_aproval: true`
 # would otherwise save a binding without the approval its author asked for.
-# The schema says so (additionalProperties: false, config/openapi.py).
+# The schema says so (additionalProperties: false, core/openapi.py).
 UNKNOWN_FIELD = "not a field of this object"
 
 
