@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from accounts import tokens
 from core import crypto
+from core.generations import AnnouncingQuerySet
 from core.jsonfield import TolerantJSONField
-from events.hookconfig import InvalidatingQuerySet
 
 SOURCE_TOKEN_PREFIX = "sts"
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Source(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     # Webhooks read sources from a per-process cache (events/hookconfig.py).
-    objects = InvalidatingQuerySet.as_manager()
+    objects = AnnouncingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -207,7 +207,7 @@ class Binding(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Webhooks read bindings from a per-process cache (events/hookconfig.py).
-    objects = InvalidatingQuerySet.as_manager()
+    objects = AnnouncingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from events.hookconfig import InvalidatingQuerySet
+from core.generations import AnnouncingQuerySet
 
 DEFAULT_QUEUE = "steward"
 
@@ -73,7 +73,7 @@ class Runbook(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Webhooks read runbooks from a per-process cache (events/hookconfig.py).
-    objects = InvalidatingQuerySet.as_manager()
+    objects = AnnouncingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -2,13 +2,13 @@
 the webhook and the worker all call these, never the models' internals."""
 
 import logging
-import time
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from audit import trail
+from core import publish as core_publish
 from core import templating
 from core.slugs import unique_slug
 from notifications import emit as notify
@@ -268,29 +268,9 @@ def enqueue_on_commit(executions: list[Execution]) -> None:
         transaction.on_commit(lambda: publish(jobs), robust=True)
 
 
-# After a failed publish this process leaves the broker alone for a few
-# seconds: every request would otherwise pay the failed connect again. The
-# executions stay queued and the sweep sends them.
-PUBLISH_PAUSE_SECONDS = 5.0
-_broker_down_until = 0.0
-
-
 def publish(jobs: list[tuple[str, str]]) -> None:
-    global _broker_down_until
-    from runbooks.tasks import run_execution
-
-    if time.monotonic() < _broker_down_until:
-        log.info("broker recently unavailable: %d execution(s) left queued for the sweep", len(jobs))
-        return
-    for done, (execution_id, queue) in enumerate(jobs):
-        try:
-            run_execution.apply_async((execution_id,), queue=queue, retry=False)
-        except Exception:  # the broker is down: the rest would fail the same way
-            _broker_down_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
-            log.warning(
-                "broker unavailable: %d execution(s) left queued for the sweep", len(jobs) - done, exc_info=True
-            )
-            return
+    """Ring for each `(execution id, queue)`; a failed publish leaves it queued."""
+    core_publish.publish("runbooks.run_execution", [((pk,), queue) for pk, queue in jobs], "execution(s)")
 
 
 def cancel(execution: Execution, actor: trail.Actor, request=None) -> bool:
