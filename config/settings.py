@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "runbooks",
     "gates",
     "notifications",
+    "ops",
     "webui",
 ]
 
@@ -364,7 +365,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Steward ------------------------------------------------------------------
 
-# Reliability (see runbooks/reliability.py and runbooks/worker_agent.py).
+# Reliability (see ops/sweep.py and ops/worker_agent.py).
 STEWARD_HEARTBEAT_SECONDS = env_int("STEWARD_HEARTBEAT_SECONDS", 5)
 # A running execution silent this long is marked lost.
 STEWARD_LOST_AFTER_SECONDS = env_int("STEWARD_LOST_AFTER_SECONDS", 30)

@@ -10,7 +10,7 @@ from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceView
 from events.views import hook
 from gates.api import GateViewSet
 from notifications.api import ChannelViewSet, DeliveryViewSet, SubscriptionViewSet
-from runbooks import observability
+from ops import observability
 from runbooks.api import ExecutionViewSet, RunbookViewSet, SecretViewSet
 
 # Swagger UI sets style attributes, which only 'unsafe-inline' allows; on

@@ -383,7 +383,7 @@ def test_document(data) -> dict:
         event = Event.objects.select_related("source").filter(pk=_uuid(data["event_id"])).first()
         if event is None:
             raise ValidationError({"event_id": ["no such event"]})
-        return services.event_context(event)
+        return event.context()
     event = data.get("event")
     if not isinstance(event, dict):
         raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})

@@ -10,7 +10,7 @@ from django.utils import timezone
 from core import templating
 from events import dedup
 from events.models import Binding, Event
-from events.services import event_context, match
+from events.services import match
 from events.sources import ADAPTERS
 
 MAX_EVENTS = 20_000
@@ -30,7 +30,7 @@ def backtest(binding: Binding, days: int) -> dict:
         if examined == MAX_EVENTS:
             break
         examined += 1
-        document = event_context(event)
+        document = event.context()
         ok, reason = match(binding, document)
         if not ok:
             reasons[reason] += 1

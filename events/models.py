@@ -139,6 +139,25 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.name} ({self.status})"
 
+    def context(self) -> dict:
+        """What conditions and templates see as `event`."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "severity": self.severity,
+            "fingerprint": self.fingerprint,
+            "summary": self.summary,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "payload": self.payload,
+            "source": self.source.slug if self.source_id is not None else None,
+        }
+
+    def document(self) -> dict:
+        """The event as a runbook reads it from STEWARD_EVENT: the context,
+        with its id and when it arrived."""
+        return {"id": str(self.id), "received_at": self.received_at.isoformat(), **self.context()}
+
     @property
     def source_label(self) -> str:
         """The source's name, or the kept name of a deleted source."""
@@ -149,7 +168,7 @@ class Event(models.Model):
 
 class AlertHour(models.Model):
     """The alerts of one name received in one hour (UTC), as counted when the
-    hour was last rolled up (runbooks/rollups.py): the dashboard's noisiest
+    hour was last rolled up (reports/rollups.py): the dashboard's noisiest
     alerts add these up instead of reading a week of events."""
 
     hour = models.DateTimeField()

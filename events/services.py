@@ -25,21 +25,6 @@ class Ingested:
     executions: list[Execution]
 
 
-def event_context(event) -> dict:
-    """What conditions and templates see as `event`."""
-    return {
-        "name": event.name,
-        "status": event.status,
-        "severity": event.severity,
-        "fingerprint": event.fingerprint,
-        "summary": event.summary,
-        "labels": event.labels,
-        "annotations": event.annotations,
-        "payload": event.payload,
-        "source": event.source.slug if getattr(event, "source", None) else None,
-    }
-
-
 class SourceTaken(ValueError):
     """Another source took this name or slug first (two creations at once:
     the validators saw neither); `field` names which."""
@@ -202,14 +187,6 @@ def delete_binding(binding: Binding, actor: trail.Actor, request=None) -> None:
         trail.record(actor, trail.Change("binding.deleted", "binding", pk, before=before), request=request)
 
 
-def subscriptions_of(binding: Binding) -> int:
-    """How many notification subscriptions name this binding (they are
-    deleted with it: a subscription to nothing would hear nothing)."""
-    from notifications.models import Subscription
-
-    return Subscription.objects.filter(binding=binding).count()
-
-
 def bindings_for(source: Source | None) -> list[Binding]:
     """The enabled bindings that may match events of `source`, from the
     database (the webhook reads them from events/hookconfig.py's cache)."""
@@ -236,7 +213,7 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings
     occurrence = getattr(ADAPTERS.get(source.kind), "occurrence", None)
     matches = []
     for event in events:
-        document = event_context(event)
+        document = event.context()
         identity = occurrence(event) if occurrence else ""
         for binding in bindings:
             if binding.runbook.current_version is not None and match(binding, document)[0]:

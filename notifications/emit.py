@@ -1,7 +1,7 @@
 """Queue notifications where something happens. Every call site is one line
 inside the transaction that made the change:
 
-    notify.run_started(execution)       # runbooks/execution.py
+    notify.run_started(execution)       # runbooks/worker.py
     notify.run_finished(execution)      # succeeded, failed, timed_out, lost
     notify.runs_created(executions)     # awaiting approval (or failed at birth)
     notify.binding_tripped(binding)     # events/breaker.py

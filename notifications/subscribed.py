@@ -80,3 +80,11 @@ def _renewed() -> None:
 def _forget() -> None:
     global _known
     _known = None
+
+
+def count_for_binding(binding) -> int:
+    """How many subscriptions name this binding (they are deleted with it: a
+    subscription to nothing would hear nothing)."""
+    from notifications.models import Subscription
+
+    return Subscription.objects.filter(binding=binding).count()

@@ -237,7 +237,7 @@ class Execution(models.Model):
             models.Index(fields=["binding", "-created_at"]),
             models.Index(fields=["source", "-created_at"]),
             models.Index(fields=["runbook", "status", "concurrency_key"]),
-            # The sweep finds the old hours a late finish changed (runbooks/rollups.py).
+            # The sweep finds the old hours a late finish changed (reports/rollups.py).
             models.Index(fields=["finished_at"]),
             # The dashboard's recent failures, however rare among all runs.
             models.Index(
@@ -263,7 +263,7 @@ class Execution(models.Model):
 
 class RunHour(models.Model):
     """The runs created in one hour (UTC) of one runbook with one status, as
-    counted when the hour was last rolled up (runbooks/rollups.py): the
+    counted when the hour was last rolled up (reports/rollups.py): the
     dashboard's charts add these up instead of reading a week of runs."""
 
     # Succeeded runs started by an alert, counted by how long after the alert

@@ -11,9 +11,8 @@ from audit import trail
 from core import publish as core_publish
 from core import templating
 from core.slugs import unique_slug
-from notifications import emit as notify
 from runbooks import parameters as params
-from runbooks import secret_store, validation
+from runbooks import secret_store, signals, validation
 from runbooks.models import DEFAULT_NETWORK, DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
 
 log = logging.getLogger(__name__)
@@ -262,7 +261,7 @@ def restore_version(runbook: Runbook, version: RunbookVersion, actor: trail.Acto
 def enqueue_on_commit(executions: list[Execution]) -> None:
     """Ring the broker's doorbell once the rows are committed. The row is the
     work; a failed publish leaves it `queued` for the sweep to re-enqueue."""
-    notify.runs_created(executions)  # runs awaiting approval: tell who subscribed
+    signals.runs_created.send(sender=Execution, executions=executions)  # e.g. runs awaiting approval: notify
     jobs = [(str(e.id), e.version.queue) for e in executions if e.status == Status.QUEUED]
     if jobs:
         transaction.on_commit(lambda: publish(jobs), robust=True)

@@ -19,6 +19,7 @@ from events.api import SourceSerializer, test_document, webhook_url
 from events.filters import BindingFilter
 from events.models import Binding, Event, Schedule, Source
 from events.samples import sample_event
+from notifications import subscribed
 from webui.access import role_required
 from webui.filters import list_page
 from webui.forms import BindingForm, BindingTestForm, SourceForm
@@ -213,7 +214,7 @@ def binding_delete(request, pk):
         {
             "binding": binding,
             "runs": binding.executions.count(),
-            "subscriptions": services.subscriptions_of(binding),
+            "subscriptions": subscribed.count_for_binding(binding),
         },
     )
 

@@ -11,12 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from events.models import AlertHour, Event
-from runbooks import reliability, rollups
+from ops import sweep
+from reports import rollups, stats
 from runbooks.models import Execution, RolledHour, RunHour
 from tests.factories import make_runbook, make_source
 from tests.pages.conftest import queries, run_of
 from tests.services import require_postgresql
-from webui import stats
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +177,7 @@ def test_rollups_older_than_the_week_are_purged():
 def test_the_worker_sweep_rolls_up_the_previous_hour():
     now = timezone.now()
     history(now, [1])
-    assert reliability.sweep()["hours_rolled_up"] >= 1
+    assert sweep.sweep()["hours_rolled_up"] >= 1
     previous = rollups.hour_of(now) - rollups.HOUR
     assert RolledHour.objects.filter(hour=previous).exists()
     assert RunHour.objects.filter(hour=previous).exists()

@@ -1,7 +1,7 @@
 """`make run`: migrate, seed the demo, then run web and worker until Ctrl-C
 or SIGTERM, and stop all of them (runbooks included) within 10 s. No Celery
 beat: the worker's agent thread fires schedules and runs the sweeps
-(runbooks/worker_agent.py); beat had no schedule to carry."""
+(ops/worker_agent.py); beat had no schedule to carry."""
 
 import contextlib
 import json
@@ -19,10 +19,10 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.utils import timezone
 
-from runbooks import demo
-from runbooks.execution import HOST
+from ops import demo
+from ops.worker_agent import sandbox_problem
 from runbooks.models import DEFAULT_QUEUE, Execution, RunbookVersion, Worker
-from runbooks.worker_agent import sandbox_problem
+from runbooks.worker import HOST
 
 STOP_SECONDS = 8  # TERM, then KILL what is left: well inside the contract's 10 s
 READY_SECONDS = 120  # past this, say what /healthz still misses instead of waiting silently
