@@ -12,7 +12,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import pagination, routers, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.relations import MANY_RELATION_KWARGS
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import Refused
+from core.errors import status_of as errors_status_of
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
@@ -211,7 +215,11 @@ class Router(routers.DefaultRouter):
 
 
 def exception_handler(exc, context):
-    """Errors are `{"detail": ...}`; field errors also under `errors`."""
+    """Errors are `{"detail": ...}`; field errors also under `errors`. A
+    domain refusal (core.errors.Refused) gets the status of its kind."""
+    if isinstance(exc, Refused):
+        errors = exc.by_field()
+        return Response({"detail": _first_message(errors), "errors": errors}, status=errors_status_of(exc))
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.messages)
     if isinstance(exc, Http404):

@@ -3,7 +3,6 @@
 import re
 import uuid
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -18,9 +17,10 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
-from core import storable, templating
+from core import storable
 from core.drf import SLUG_PATTERN, UNKNOWN_FIELD, UUID_PATTERN, CursorPagination, JSONListField, JSONObjectField
-from events import backtest, breaker, matching, paths, schedules, services
+from core.errors import Refused
+from events import backtest, breaker, paths, schedules, services, validation
 from events.filters import BindingFilter, EventFilter, SourceFilter
 from events.models import Binding, DedupEntry, Event, Schedule, Source
 from events.sources import ADAPTERS, generic
@@ -52,7 +52,7 @@ class StrictJSONParser(JSONParser):
 
 
 def webhook_url(source: Source) -> str:
-    return f"{settings.STEWARD_BASE_URL}/hooks/{source.slug}"
+    return source.webhook_url()
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -251,31 +251,39 @@ class BindingSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "tripped_at", "tripped_reason", "created_at", "updated_at"]
         extra_kwargs = {
+            # Also in events/validation.py; here they reach the OpenAPI schema.
             "dedup_window_seconds": {"max_value": DedupEntry.MAX_WINDOW_SECONDS},
-            "breaker_window_minutes": {"min_value": 1, "max_value": 7 * 24 * 60},
-            "breaker_failures": {"max_value": 1000},
+            "breaker_window_minutes": {
+                "min_value": validation.BREAKER_WINDOW_MINUTES[0],
+                "max_value": validation.BREAKER_WINDOW_MINUTES[1],
+            },
+            "breaker_failures": {"max_value": validation.BREAKER_FAILURES_MAX},
         }
 
-    def validate_dedup_key(self, value):
-        try:
-            templating.check({"dedup_key": value})
-        except templating.RenderError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
-
+    # The binding rules are events/validation.py's, the page's too. Those of
+    # one field run per field, so a request hears of them beside the type
+    # errors of other fields; validate() runs all of them on the whole.
     def validate_match(self, value):
-        try:
-            matching.validate(value)
-        except matching.ConditionError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+        return _field_rule(validation.match, value)
 
     def validate_parameters(self, value):
+        return _field_rule(validation.templates, value, "parameters")
+
+    def validate_dedup_key(self, value):
+        return _field_rule(validation.templates, value, "dedup_key") if value else value
+
+    def validate(self, attrs):
         try:
-            templating.check(value)
-        except templating.RenderError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+            return validation.binding(attrs)
+        except Refused as exc:
+            raise ValidationError(exc.by_field()) from None
+
+
+def _field_rule(rule, *args):
+    try:
+        return rule(*args)
+    except Refused as exc:
+        raise ValidationError([message for _, message in exc.problems]) from None
 
 
 class BacktestSerializer(serializers.Serializer):
@@ -341,10 +349,14 @@ class BindingViewSet(
     }
 
     def perform_create(self, serializer):
-        services.save_binding(serializer, actor_of(self.request), request=self.request)
+        serializer.instance = services.save_binding(
+            None, serializer.validated_data, actor_of(self.request), request=self.request
+        )
 
     def perform_update(self, serializer):
-        services.save_binding(serializer, actor_of(self.request), request=self.request)
+        serializer.instance = services.save_binding(
+            serializer.instance, serializer.validated_data, actor_of(self.request), request=self.request
+        )
 
     def perform_destroy(self, instance):
         """Its runs stay, with no binding; see services.delete_binding."""

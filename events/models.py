@@ -2,6 +2,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -13,6 +14,16 @@ from core.jsonfield import TolerantJSONField
 
 SOURCE_TOKEN_PREFIX = "sts"
 log = logging.getLogger(__name__)
+
+
+def api_time(value) -> str | None:
+    """A time as the API writes it (DRF's ISO 8601, UTC as "Z"), so that an
+    audit entry's state equals what a client was shown."""
+    if value is None:
+        return None
+    value = timezone.localtime(value, timezone.get_current_timezone())
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class Source(models.Model):
@@ -58,6 +69,25 @@ class Source(models.Model):
 
     def __str__(self):
         return self.name
+
+    def webhook_url(self) -> str:
+        return f"{settings.STEWARD_BASE_URL}/hooks/{self.slug}"
+
+    def audit_state(self) -> dict:
+        """The source as the API shows it (never its token or secret): what
+        its audit entries record before and after a change."""
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "kind": self.kind,
+            "rate_limit_per_minute": self.rate_limit_per_minute,
+            "mapping": self.mapping,
+            "preset": self.preset,
+            "has_signing_secret": bool(self.signing_secret_encrypted),
+            "webhook_url": self.webhook_url(),
+            "previous_token_expires_at": api_time(self.previous_token_expires_at),
+            "created_at": api_time(self.created_at),
+        }
 
     def rotate_token(self, grace: timedelta | None = None) -> str:
         """Set a new token and return it: the only time it is visible. With a
@@ -233,6 +263,29 @@ class Binding(models.Model):
 
     def __str__(self):
         return self.name
+
+    def audit_state(self) -> dict:
+        """The binding as the API shows it: what its audit entries record."""
+        return {
+            "id": str(self.pk),
+            "name": self.name,
+            "source": self.source.slug if self.source_id is not None else None,
+            "match": self.match,
+            "on_status": self.on_status,
+            "runbook": self.runbook.slug,
+            "parameters": self.parameters,
+            "dedup_window_seconds": self.dedup_window_seconds,
+            "dedup_key": self.dedup_key,
+            "cancel_on_resolve": self.cancel_on_resolve,
+            "breaker_failures": self.breaker_failures,
+            "breaker_window_minutes": self.breaker_window_minutes,
+            "tripped_at": api_time(self.tripped_at),
+            "tripped_reason": self.tripped_reason,
+            "requires_approval": self.requires_approval,
+            "enabled": self.enabled,
+            "created_at": api_time(self.created_at),
+            "updated_at": api_time(self.updated_at),
+        }
 
 
 class DedupEntry(models.Model):

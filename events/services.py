@@ -138,9 +138,7 @@ def delete_source(source: Source, actor: trail.Actor, request=None) -> None:
     runs keep their rows too): a binding left without its source would listen
     to every source. Every process's webhook cache forgets the source through
     the delete signal, so its URL answers 404 from the next request."""
-    from events.api import SourceSerializer  # the API module imports this one
-
-    before = SourceSerializer(source).data
+    before = source.audit_state()
     slug = source.slug
     with transaction.atomic():
         for binding in Binding.objects.filter(source=source).select_related("source", "runbook"):
@@ -158,16 +156,24 @@ def deleting_source_keeps(source: Source) -> dict:
     }
 
 
-def save_binding(serializer, actor: trail.Actor, request=None):
-    """Save a validated binding serializer (the API's, which the web form
-    uses too) and audit it with its state before and after, in one transaction."""
-    created = serializer.instance is None
-    before = None if created else type(serializer)(serializer.instance).data
+def save_binding(binding: Binding | None, fields: dict, actor: trail.Actor, request=None) -> Binding:
+    """Create a binding (`binding` None) or change one, from fields that
+    passed the rules (events/validation.py, through the API's serializer or
+    the page's form), audited with its state before and after, in one
+    transaction. Returns the saved binding."""
+    created = binding is None
+    before = None if created else binding.audit_state()
+    if created:
+        binding = Binding()
+    for name, value in fields.items():
+        setattr(binding, name, value)
     with transaction.atomic():
-        binding = serializer.save()
+        binding.save()
         action = "binding.created" if created else "binding.updated"
         trail.record(
-            actor, trail.Change(action, "binding", binding.pk, before=before, after=serializer.data), request=request
+            actor,
+            trail.Change(action, "binding", binding.pk, before=before, after=binding.audit_state()),
+            request=request,
         )
     return binding
 
@@ -178,9 +184,7 @@ def delete_binding(binding: Binding, actor: trail.Actor, request=None) -> None:
     and its audit entries stay; its dedup windows and notification
     subscriptions go with it. Every process's webhook cache forgets it
     through the delete signal (events/hookconfig.py)."""
-    from events.api import BindingSerializer  # the API module imports this one
-
-    before = BindingSerializer(binding).data
+    before = binding.audit_state()
     pk = binding.pk
     with transaction.atomic():
         binding.delete()

@@ -170,7 +170,7 @@ def binding_new(request):
     )
     form = BindingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        binding = services.save_binding(form.serializer, actor_of(request), request=request)
+        binding = services.save_binding(None, form.values, actor_of(request), request=request)
         return _after_saving(request, binding, "created")
     return render(request, "webui/binding_form.html", {"form": form})
 
@@ -180,7 +180,7 @@ def binding_edit(request, pk):
     binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)
     form = BindingForm(request.POST or None, initial=BindingForm.initial_of(binding), binding=binding)
     if request.method == "POST" and form.is_valid():
-        binding = services.save_binding(form.serializer, actor_of(request), request=request)
+        binding = services.save_binding(binding, form.values, actor_of(request), request=request)
         return _after_saving(request, binding, "saved")
     return render(request, "webui/binding_form.html", {"form": form, "binding": binding})
 
