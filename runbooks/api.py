@@ -1,8 +1,6 @@
 """REST API for runbooks, executions and secrets (/api/v1/runbooks/,
 /executions/, /secrets/)."""
 
-import re
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -13,16 +11,21 @@ from rest_framework.validators import UniqueValidator
 
 from accounts import roles
 from accounts.authentication import actor_of
-from core import templating
 from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
 from runbooks import approvals, review, secret_store, services, validation
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
-from runbooks.models import Execution, LogLine, Network, Runbook, RunbookVersion, Secret
+from runbooks.logs import log_page
+from runbooks.models import Execution, Network, Runbook, RunbookVersion, Secret
 
-QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-MAX_SCRIPT = 256 * 1024
-LOG_PAGE = 1000
+MAX_SCRIPT = validation.MAX_SCRIPT
+
+
+def _field_rule(rule, *args):
+    try:
+        return rule(*args)
+    except validation.Refused as exc:
+        raise ValidationError([message for _, message in exc.problems]) from None
 
 
 class RunbookSerializer(serializers.Serializer):
@@ -59,28 +62,16 @@ class RunbookSerializer(serializers.Serializer):
     # Review: a protected runbook's new versions wait for a second author.
     protected = serializers.BooleanField(required=False)
 
+    # The rules are runbooks/validation.py's (the form's and the importer's
+    # too); here each field's own rule runs beside DRF's type checks.
     def validate_concurrency_key(self, value):
-        try:
-            templating.check({"concurrency_key": value})
-        except templating.RenderError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+        return _field_rule(validation.concurrency_key, value)
 
     def validate_parameters(self, value):
-        try:
-            params.check_schema(value)
-        except params.ParameterError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+        return _field_rule(validation.parameters, value)
 
     def validate_secrets(self, value):
-        for name in value:
-            problem = secret_store.name_problem(name)
-            if problem:
-                raise ValidationError(problem)
-        if len(set(value)) != len(value):
-            raise ValidationError("a secret is named twice")
-        return value
+        return _field_rule(validation.secret_names, value)
 
     def validate_network(self, value):
         if not value:
@@ -97,9 +88,7 @@ class RunbookSerializer(serializers.Serializer):
             raise ValidationError(exc.message) from None
 
     def validate_queue(self, value):
-        if value and not QUEUE_NAME.match(value):
-            raise ValidationError("queue names are lower-case letters, digits, '_', '.', '-'")
-        return value
+        return _field_rule(validation.queue, value)
 
     def validate(self, attrs):
         # Here, not in validate_secrets: the rule needs the runbook. The
@@ -394,22 +383,6 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
         except approvals.ApprovalRefused as exc:
             return Response({"detail": str(exc)}, status=exc.status)
         return Response(ExecutionSerializer(execution).data, status=success_status)
-
-
-def log_page(execution: Execution, after: int) -> dict:
-    """Lines after `after`; `done` once the run ended and every line is read.
-
-    The status is read before the lines: the worker stores all lines before it
-    writes the final status, so a finished status means no line is missing.
-    """
-    finished = execution.is_finished
-    lines = list(
-        LogLine.objects.filter(execution=execution, n__gt=after)
-        .order_by("n")
-        .values("n", "t", "stream", "text")[:LOG_PAGE]
-    )
-    next_n = lines[-1]["n"] if lines else after
-    return {"lines": lines, "next": next_n, "done": finished and len(lines) < LOG_PAGE}
 
 
 @extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100, "pattern": secret_store.NAME.pattern})

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import actor_of
 from events import backtest, breaker, services, snippets
-from events.api import SourceSerializer, test_document, webhook_url
+from events.api import SourceSerializer, test_document
 from events.filters import BindingFilter
 from events.models import Binding, Event, Schedule, Source
 from events.samples import sample_event
@@ -33,8 +33,8 @@ def _source_page(request, source: Source, token: str | None, status: int = 200):
             "source": source,
             "token": token,
             "last_event": services.last_event(source),
-            "webhook_url": webhook_url(source),
-            "snippet": snippets.for_source(source, webhook_url(source), token),
+            "webhook_url": source.webhook_url(),
+            "snippet": snippets.for_source(source, source.webhook_url(), token),
             "served_from": _served_from(request),
             "default_grace_minutes": services.DEFAULT_GRACE_MINUTES,
             "max_grace_minutes": services.MAX_GRACE_MINUTES,

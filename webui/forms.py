@@ -18,8 +18,9 @@ from events import matching, validation
 from events.models import Binding, DedupEntry, Source
 from runbooks import parameters as params
 from runbooks import secret_store
-from runbooks.api import MAX_SCRIPT, RunbookSerializer
+from runbooks import validation as runbook_validation
 from runbooks.models import DEFAULT_NETWORK, Network, Runbook, RunbookVersion, Secret
+from runbooks.validation import MAX_SCRIPT
 
 # An uploaded script's kind comes from its extension.
 UPLOAD_KINDS = {".py": RunbookVersion.Kind.PYTHON, ".sh": RunbookVersion.Kind.SHELL}
@@ -159,13 +160,15 @@ class RunbookForm(forms.Form):
             self.add_error("script", "Write a script or upload one.")
         if self.errors:
             return cleaned
-        # The API's rules, so the form and the API accept the same runbooks.
+        # runbooks/validation.py's rules, the API's too, so the form and the
+        # API accept the same runbooks.
         fields = ("name", "description", "team", "tags", "kind", "script", "parameters", "timeout_seconds")
         data = {name: cleaned[name] for name in (*fields, "queue", "secrets", "network")}
-        serializer = RunbookSerializer(instance=self.runbook, data=data, context={"user": self.user})
-        if not serializer.is_valid():
-            for field, errors in serializer.errors.items():
-                self.add_error(field if field in self.fields else None, _messages(errors))
+        try:
+            runbook_validation.runbook(data, self.runbook, self.user)
+        except runbook_validation.Refused as exc:
+            for field, messages in exc.by_field().items():
+                self.add_error(field if field in self.fields else None, messages)
         return cleaned
 
     def runbook_data(self) -> dict:
@@ -174,15 +177,6 @@ class RunbookForm(forms.Form):
         data = {name: self.cleaned_data[name] for name in names}
         data.update({name: self.cleaned_data[name] for name in RunbookVersion.CONTENT_FIELDS})
         return data
-
-
-def _messages(errors) -> list[str]:
-    """DRF's errors of one field (a list, or a dict by list index) as texts."""
-    if isinstance(errors, dict):
-        return [f"{key}: {m}" for key, value in errors.items() for m in _messages(value)]
-    if isinstance(errors, list):
-        return [m for item in errors for m in _messages(item)]
-    return [str(errors)]
 
 
 class ParametersForm(forms.Form):
