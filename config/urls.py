@@ -6,12 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from audit.api import AuditViewSet
 from core.drf import Router
-from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
+from events.api import BindingViewSet, EventViewSet, SourceViewSet
 from events.views import hook
 from gates.api import GateViewSet
 from notifications.api import ChannelViewSet, DeliveryViewSet, SubscriptionViewSet
 from ops import observability
-from runbooks.api import ExecutionViewSet, RunbookViewSet, SecretViewSet
+from runbooks.api import ExecutionViewSet, RunbookViewSet, ScheduleViewSet, SecretViewSet
 
 # Swagger UI sets style attributes, which only 'unsafe-inline' allows; on
 # this page alone, and never for scripts.

@@ -5,7 +5,6 @@ import uuid
 
 from django.db import transaction
 from django.db.models import Prefetch
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
@@ -20,11 +19,10 @@ from audit import trail
 from core import storable
 from core.drf import SLUG_PATTERN, UNKNOWN_FIELD, UUID_PATTERN, CursorPagination, JSONListField, JSONObjectField
 from core.errors import Refused
-from events import backtest, breaker, paths, schedules, services, validation
+from events import backtest, breaker, paths, services, validation
 from events.filters import BindingFilter, EventFilter, SourceFilter
-from events.models import Binding, DedupEntry, Event, Schedule, Source
+from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS, generic
-from runbooks import parameters as params
 from runbooks.models import Execution, Runbook
 
 CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -472,98 +470,3 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Event.objects.select_related("source").prefetch_related(
         Prefetch("executions", queryset=Execution.objects.only("id", "event_id"))
     )
-
-
-class ScheduleSerializer(serializers.ModelSerializer):
-    runbook = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
-    )
-    timezone = serializers.CharField(source="time_zone", max_length=64, required=False, default="UTC")
-    parameters = JSONObjectField(required=False, default=dict)
-    next_runs = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Schedule
-        fields = [
-            "id",
-            "name",
-            "runbook",
-            "cron",
-            "timezone",
-            "parameters",
-            "enabled",
-            "next_run_at",
-            "last_run_at",
-            "next_runs",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["id", "next_run_at", "last_run_at", "created_at", "updated_at"]
-
-    def get_next_runs(self, schedule) -> list[str]:
-        """A preview of the next five runs, in UTC."""
-        if not schedule.enabled:
-            return []
-        return [t.isoformat() for t in schedules.next_runs(schedule.cron, schedule.time_zone, timezone.now())]
-
-    def validate(self, data):
-        cron = data.get("cron", getattr(self.instance, "cron", ""))
-        tz = data.get("time_zone", getattr(self.instance, "time_zone", "UTC"))
-        try:
-            schedules.check(cron, tz)
-        except schedules.ScheduleError as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
-        runbook = data.get("runbook", getattr(self.instance, "runbook", None))
-        parameters = data.get("parameters", getattr(self.instance, "parameters", {}))
-        try:
-            params.validate(runbook.current_version.parameters, parameters)
-        except params.ParameterError as exc:
-            raise ValidationError({"parameters": [str(exc)]}) from None
-        return data
-
-
-class ScheduleViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    serializer_class = ScheduleSerializer
-    queryset = Schedule.objects.select_related("runbook")
-    lookup_value_regex = UUID_PATTERN
-    role_actions = {
-        "create": "manage_schedules",
-        "update": "manage_schedules",
-        "partial_update": "manage_schedules",
-        "destroy": "manage_schedules",
-    }
-
-    def _save(self, serializer, action: str, before=None):
-        with transaction.atomic():
-            schedule = serializer.save()
-            # The next slot from now: a schedule (re-)enabled late does not
-            # run for the slots it missed while off.
-            schedule.next_run_at = schedules.next_run(schedule, timezone.now()) if schedule.enabled else None
-            schedule.save(update_fields=["next_run_at"])
-            trail.record(
-                actor_of(self.request),
-                trail.Change(action, "schedule", schedule.pk, before=before, after=ScheduleSerializer(schedule).data),
-                request=self.request,
-            )
-
-    def perform_create(self, serializer):
-        self._save(serializer, "schedule.created")
-
-    def perform_update(self, serializer):
-        self._save(serializer, "schedule.updated", before=ScheduleSerializer(serializer.instance).data)
-
-    def perform_destroy(self, instance):
-        with transaction.atomic():
-            trail.record(
-                actor_of(self.request),
-                trail.Change("schedule.deleted", "schedule", instance.pk, before=ScheduleSerializer(instance).data),
-                request=self.request,
-            )
-            instance.delete()

@@ -15,10 +15,10 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from events import dedup, schedules
+from events import dedup
 from notifications import delivery as notifications
 from reports import rollups
-from runbooks import approvals, services
+from runbooks import approvals, schedules, services
 from runbooks import worker as runs
 from runbooks.models import Execution, Runbook
 

@@ -1,7 +1,9 @@
 """REST API for runbooks, executions and secrets (/api/v1/runbooks/,
 /executions/, /secrets/)."""
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -11,12 +13,13 @@ from rest_framework.validators import UniqueValidator
 
 from accounts import roles
 from accounts.authentication import actor_of
+from audit import trail
 from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
-from runbooks import approvals, review, secret_store, services, validation
+from runbooks import approvals, review, schedules, secret_store, services, validation
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
 from runbooks.logs import log_page
-from runbooks.models import Execution, Network, Runbook, RunbookVersion, Secret
+from runbooks.models import Execution, Network, Runbook, RunbookVersion, Schedule, Secret
 
 MAX_SCRIPT = validation.MAX_SCRIPT
 
@@ -473,3 +476,98 @@ class SecretViewSet(viewsets.ModelViewSet):
         if self.action in ("update", "partial_update"):
             kwargs["partial"] = True
         return super().get_serializer(*args, **kwargs)
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    runbook = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
+    )
+    timezone = serializers.CharField(source="time_zone", max_length=64, required=False, default="UTC")
+    parameters = JSONObjectField(required=False, default=dict)
+    next_runs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "name",
+            "runbook",
+            "cron",
+            "timezone",
+            "parameters",
+            "enabled",
+            "next_run_at",
+            "last_run_at",
+            "next_runs",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "next_run_at", "last_run_at", "created_at", "updated_at"]
+
+    def get_next_runs(self, schedule) -> list[str]:
+        """A preview of the next five runs, in UTC."""
+        if not schedule.enabled:
+            return []
+        return [t.isoformat() for t in schedules.next_runs(schedule.cron, schedule.time_zone, timezone.now())]
+
+    def validate(self, data):
+        cron = data.get("cron", getattr(self.instance, "cron", ""))
+        tz = data.get("time_zone", getattr(self.instance, "time_zone", "UTC"))
+        try:
+            schedules.check(cron, tz)
+        except schedules.ScheduleError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        runbook = data.get("runbook", getattr(self.instance, "runbook", None))
+        parameters = data.get("parameters", getattr(self.instance, "parameters", {}))
+        try:
+            params.validate(runbook.current_version.parameters, parameters)
+        except params.ParameterError as exc:
+            raise ValidationError({"parameters": [str(exc)]}) from None
+        return data
+
+
+class ScheduleViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ScheduleSerializer
+    queryset = Schedule.objects.select_related("runbook")
+    lookup_value_regex = UUID_PATTERN
+    role_actions = {
+        "create": "manage_schedules",
+        "update": "manage_schedules",
+        "partial_update": "manage_schedules",
+        "destroy": "manage_schedules",
+    }
+
+    def _save(self, serializer, action: str, before=None):
+        with transaction.atomic():
+            schedule = serializer.save()
+            # The next slot from now: a schedule (re-)enabled late does not
+            # run for the slots it missed while off.
+            schedule.next_run_at = schedules.next_run(schedule, timezone.now()) if schedule.enabled else None
+            schedule.save(update_fields=["next_run_at"])
+            trail.record(
+                actor_of(self.request),
+                trail.Change(action, "schedule", schedule.pk, before=before, after=ScheduleSerializer(schedule).data),
+                request=self.request,
+            )
+
+    def perform_create(self, serializer):
+        self._save(serializer, "schedule.created")
+
+    def perform_update(self, serializer):
+        self._save(serializer, "schedule.updated", before=ScheduleSerializer(serializer.instance).data)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            trail.record(
+                actor_of(self.request),
+                trail.Change("schedule.deleted", "schedule", instance.pk, before=ScheduleSerializer(instance).data),
+                request=self.request,
+            )
+            instance.delete()

@@ -376,3 +376,41 @@ class Secret(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Schedule(models.Model):
+    """Run a runbook on a cron schedule, in a time zone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    runbook = models.ForeignKey(Runbook, on_delete=models.PROTECT, related_name="schedules")
+    cron = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, default="UTC")  # "timezone" in the API
+    parameters = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "events_schedule"  # moved from the events app; the table stays
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ScheduledRun(models.Model):
+    """Which schedule started an execution (a row of its own, so an
+    execution needs no column for it)."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
+    execution = models.OneToOneField(Execution, on_delete=models.CASCADE, related_name="scheduled_run")
+    slot = models.DateTimeField()
+
+    class Meta:
+        db_table = "events_scheduledrun"  # moved from the events app; the table stays
+
+    def __str__(self):
+        return f"{self.schedule_id} at {self.slot}"

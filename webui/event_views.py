@@ -17,9 +17,10 @@ from accounts.authentication import actor_of
 from events import backtest, breaker, services, snippets
 from events.api import SourceSerializer, test_document
 from events.filters import BindingFilter
-from events.models import Binding, Event, Schedule, Source
+from events.models import Binding, Event, Source
 from events.samples import sample_event
 from notifications import subscribed
+from runbooks.models import Schedule
 from webui.access import role_required
 from webui.filters import list_page
 from webui.forms import BindingForm, BindingTestForm, SourceForm

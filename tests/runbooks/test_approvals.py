@@ -9,12 +9,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from events import schedules
-from events.models import Schedule
 from ops import sweep
-from runbooks import approvals
+from runbooks import approvals, schedules
 from runbooks import worker as execution
-from runbooks.models import Execution
+from runbooks.models import Execution, Schedule
 from tests.factories import make_binding, make_runbook, make_source, make_user
 
 pytestmark = pytest.mark.django_db
