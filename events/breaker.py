@@ -11,9 +11,7 @@ from django.utils import timezone
 from audit import trail
 from events import signals
 from events.models import Binding
-from runbooks.models import Execution
-
-FAILING = ("failed", "timed_out", "lost")
+from runbooks.models import FAILING, Execution
 
 
 def on_execution_finished(sender, execution, **kwargs) -> None:

@@ -9,7 +9,10 @@ from django.utils import timezone
 
 from core.generations import AnnouncingQuerySet
 
-DEFAULT_QUEUE = "steward"
+DEFAULT_QUEUE = "steward"  # also CELERY_TASK_DEFAULT_QUEUE: settings load before any app
+# The ends that count as a failure: the breaker counts them, retries take
+# them, the dashboard and notifications call them failed.
+FAILING = ("failed", "timed_out", "lost")
 
 
 class Network(models.TextChoices):
@@ -33,7 +36,7 @@ class Runbook(models.Model):
         WAIT = "wait"  # stay queued until a slot frees up
         SKIP = "skip"  # record the run as skipped, with the reason
 
-    RETRYABLE = ("failed", "timed_out", "lost")
+    RETRYABLE = FAILING
     POLICY_FIELDS = (
         "max_attempts",
         "retry_backoff_seconds",
@@ -243,7 +246,7 @@ class Execution(models.Model):
             models.Index(
                 fields=["-created_at"],
                 name="execution_failures",
-                condition=models.Q(status__in=["failed", "timed_out", "lost"]),
+                condition=models.Q(status__in=list(FAILING)),
             ),
         ]
 
