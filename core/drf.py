@@ -214,6 +214,15 @@ class Router(routers.DefaultRouter):
         self.trailing_slash = "/?"
 
 
+def field_rule(rule, *args):
+    """Run a domain rule (core.errors.Refused) from a serializer's
+    `validate_<field>`: its problems become that field's errors."""
+    try:
+        return rule(*args)
+    except Refused as exc:
+        raise ValidationError([message for _, message in exc.problems]) from None
+
+
 def exception_handler(exc, context):
     """Errors are `{"detail": ...}`; field errors also under `errors`. A
     domain refusal (core.errors.Refused) gets the status of its kind."""

@@ -17,7 +17,15 @@ from rest_framework.validators import UniqueValidator
 from accounts.authentication import actor_of
 from audit import trail
 from core import storable
-from core.drf import SLUG_PATTERN, UNKNOWN_FIELD, UUID_PATTERN, CursorPagination, JSONListField, JSONObjectField
+from core.drf import (
+    SLUG_PATTERN,
+    UNKNOWN_FIELD,
+    UUID_PATTERN,
+    CursorPagination,
+    JSONListField,
+    JSONObjectField,
+    field_rule,
+)
 from core.errors import Refused
 from events import backtest, breaker, paths, services, validation
 from events.filters import BindingFilter, EventFilter, SourceFilter
@@ -262,26 +270,19 @@ class BindingSerializer(serializers.ModelSerializer):
     # one field run per field, so a request hears of them beside the type
     # errors of other fields; validate() runs all of them on the whole.
     def validate_match(self, value):
-        return _field_rule(validation.match, value)
+        return field_rule(validation.match, value)
 
     def validate_parameters(self, value):
-        return _field_rule(validation.templates, value, "parameters")
+        return field_rule(validation.templates, value, "parameters")
 
     def validate_dedup_key(self, value):
-        return _field_rule(validation.templates, value, "dedup_key") if value else value
+        return field_rule(validation.templates, value, "dedup_key") if value else value
 
     def validate(self, attrs):
         try:
             return validation.binding(attrs)
         except Refused as exc:
             raise ValidationError(exc.by_field()) from None
-
-
-def _field_rule(rule, *args):
-    try:
-        return rule(*args)
-    except Refused as exc:
-        raise ValidationError([message for _, message in exc.problems]) from None
 
 
 class BacktestSerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from rest_framework.validators import UniqueValidator
 from accounts import roles
 from accounts.authentication import actor_of
 from audit import trail
-from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField
+from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField, field_rule
 from runbooks import approvals, review, schedules, secret_store, services, validation
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
@@ -22,13 +22,6 @@ from runbooks.logs import log_page
 from runbooks.models import Execution, Network, Runbook, RunbookVersion, Schedule, Secret
 
 MAX_SCRIPT = validation.MAX_SCRIPT
-
-
-def _field_rule(rule, *args):
-    try:
-        return rule(*args)
-    except validation.Refused as exc:
-        raise ValidationError([message for _, message in exc.problems]) from None
 
 
 class RunbookSerializer(serializers.Serializer):
@@ -68,13 +61,13 @@ class RunbookSerializer(serializers.Serializer):
     # The rules are runbooks/validation.py's (the form's and the importer's
     # too); here each field's own rule runs beside DRF's type checks.
     def validate_concurrency_key(self, value):
-        return _field_rule(validation.concurrency_key, value)
+        return field_rule(validation.concurrency_key, value)
 
     def validate_parameters(self, value):
-        return _field_rule(validation.parameters, value)
+        return field_rule(validation.parameters, value)
 
     def validate_secrets(self, value):
-        return _field_rule(validation.secret_names, value)
+        return field_rule(validation.secret_names, value)
 
     def validate_network(self, value):
         if not value:
@@ -91,7 +84,7 @@ class RunbookSerializer(serializers.Serializer):
             raise ValidationError(exc.message) from None
 
     def validate_queue(self, value):
-        return _field_rule(validation.queue, value)
+        return field_rule(validation.queue, value)
 
     def validate(self, attrs):
         # Here, not in validate_secrets: the rule needs the runbook. The
