@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
@@ -154,14 +154,7 @@ class RotateTokenSerializer(serializers.Serializer):
     )
 
 
-class SourceViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class SourceViewSet(viewsets.ModelViewSet):
     serializer_class = SourceSerializer
     parser_classes = [StrictJSONParser]
     queryset = Source.objects.all()
@@ -323,14 +316,7 @@ class BindingTestResultsSerializer(serializers.Serializer):
     results = BindingTestResultSerializer(many=True)
 
 
-class BindingViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class BindingViewSet(viewsets.ModelViewSet):
     serializer_class = BindingSerializer
     parser_classes = [StrictJSONParser]
     queryset = Binding.objects.select_related("source", "runbook")

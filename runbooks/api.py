@@ -519,14 +519,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         return data
 
 
-class ScheduleViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class ScheduleViewSet(viewsets.ModelViewSet):
     serializer_class = ScheduleSerializer
     queryset = Schedule.objects.select_related("runbook")
     lookup_value_regex = UUID_PATTERN
