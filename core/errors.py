@@ -7,6 +7,8 @@ map from kind to status, read by the DRF exception handler (core/drf.py)
 and by the pages' helper (`status_of`).
 """
 
+from contextlib import contextmanager
+
 INVALID = "invalid"  # what was sent breaks a rule: 400
 CONFLICT = "conflict"  # the request is fine, the state is not (a name is taken): 409
 FORBIDDEN = "forbidden"  # only someone else may do this: 403
@@ -32,6 +34,16 @@ class Refused(Exception):
         for field, message in self.problems:
             errors.setdefault(field or "non_field_errors", []).append(message)
         return errors
+
+
+@contextmanager
+def refusing(field: str, *errors: type[Exception]):
+    """A lower module's own error (a bad template, a bad condition) becomes
+    a refusal of `field`, with the lower module's message."""
+    try:
+        yield
+    except errors as exc:
+        raise Refused(str(exc), field) from None
 
 
 def status_of(refused: Refused) -> int:

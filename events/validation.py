@@ -4,7 +4,7 @@ API's serializer, the binding page's form, and the services. Plain values in
 that breaks a rule, all at once (core.errors.Refused)."""
 
 from core import templating
-from core.errors import Refused, collect
+from core.errors import Refused, collect, refusing
 from events import matching
 from events.models import Binding, DedupEntry
 
@@ -14,19 +14,15 @@ BREAKER_WINDOW_MINUTES = (1, 7 * 24 * 60)
 
 
 def match(conditions) -> list:
-    try:
+    with refusing("match", matching.ConditionError):
         matching.validate(conditions)
-    except matching.ConditionError as exc:
-        raise Refused(str(exc), "match") from None
     return conditions
 
 
 def templates(value, field: str):
     """Parameters (an object of templates) or the dedup key (one template)."""
-    try:
+    with refusing(field, templating.RenderError):
         templating.check(value if field == "parameters" else {field: value})
-    except templating.RenderError as exc:
-        raise Refused(str(exc), field) from None
     return value
 
 

@@ -7,7 +7,7 @@ import re
 
 from accounts import roles
 from core import templating
-from core.errors import FORBIDDEN, Refused, collect
+from core.errors import FORBIDDEN, Refused, collect, refusing
 from runbooks import parameters as params
 from runbooks import secret_store
 from runbooks.models import Network, Runbook, RunbookVersion
@@ -42,18 +42,14 @@ def network(value: str, user, current: str | None) -> str:
 
 
 def parameters(value) -> dict:
-    try:
+    with refusing("parameters", params.ParameterError):
         params.check_schema(value)
-    except params.ParameterError as exc:
-        raise Refused(str(exc), "parameters") from None
     return value
 
 
 def concurrency_key(value: str) -> str:
-    try:
+    with refusing("concurrency_key", templating.RenderError):
         templating.check({"concurrency_key": value})
-    except templating.RenderError as exc:
-        raise Refused(str(exc), "concurrency_key") from None
     return value
 
 

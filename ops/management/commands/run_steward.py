@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.utils import timezone
 
+from core.workers import worker_command
 from ops import demo
 from ops.worker_agent import sandbox_problem
 from runbooks.models import DEFAULT_QUEUE, Execution, RunbookVersion, Worker
@@ -66,22 +67,7 @@ class Command(BaseCommand):
                 "--workers",
                 "1",
             ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                ",".join(queues),
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"steward@{HOST}",
-            ],
+            "worker": worker_command(python, queues, f"steward@{HOST}", "--concurrency", "2", "--loglevel", "INFO"),
         }
         for _name, command in commands.items():
             # Own process groups: the terminal's Ctrl-C reaches only us, and
