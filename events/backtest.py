@@ -36,8 +36,8 @@ def backtest(binding: Binding, days: int) -> dict:
             reasons[reason] += 1
             continue
         matched += 1
-        occurrence = getattr(ADAPTERS.get(event.source.kind), "occurrence", None)
-        identity = occurrence(event) if occurrence else ""
+        adapter = ADAPTERS.get(event.source.kind)
+        identity = adapter.occurrence(event) if adapter else ""
         try:
             key = dedup.key_for(binding, document)
         except templating.RenderError:

@@ -214,11 +214,11 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings
     events = [Event(source=source, received_at=now, **vars(alert)) for alert in alerts]
     if bindings is None:
         bindings = bindings_for(source)
-    occurrence = getattr(ADAPTERS.get(source.kind), "occurrence", None)
+    adapter = ADAPTERS.get(source.kind)
     matches = []
     for event in events:
         document = event.context()
-        identity = occurrence(event) if occurrence else ""
+        identity = adapter.occurrence(event) if adapter else ""
         for binding in bindings:
             if binding.runbook.current_version is not None and match(binding, document)[0]:
                 if binding.tripped_at:
