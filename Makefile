@@ -33,9 +33,11 @@ test: $(VENV)/.dev-deps
 	STEWARD_ENCRYPTION_KEY=dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTAwMDA= \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# lint-imports holds the floors (.importlinter): an upward import fails.
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The production-shaped benchmark (docs/benchmarks.md); it starts and stops
 # its own PostgreSQL databases, Redis, gunicorn and workers.

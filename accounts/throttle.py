@@ -7,7 +7,7 @@ Counted in Django's cache, which every web process shares (CACHE_URL).
   case-folded name, so full-width ADMIN (U+FF21...) and "Admin" count against "admin" (the
   login form applies NFKC itself, so they are the same account).
 - The address is the client's, read through a trusted proxy's header
-  (config/clients.py), so behind a proxy one guesser does not lock out all;
+  (core/clients.py), so behind a proxy one guesser does not lock out all;
   an IPv6 client counts per /64, the block one site usually holds.
 - An attempt takes its try before the password is checked (`attempt()`
   counts, then compares), with an increment that is atomic in every cache

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 
 from accounts import throttle
-from config.clients import client_address
+from core.clients import client_address
 
 log = logging.getLogger(__name__)
 LOCKED = "Too many failed logins: wait a few minutes, then try again."

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from audit import checks, trail
 from audit.filters import AuditFilter
 from audit.models import AuditEntry, ChainCheck
-from config.api import CursorPagination
+from core.drf import CursorPagination
 
 
 class AuditSerializer(serializers.ModelSerializer):

@@ -6,7 +6,7 @@ object id (trigram indexes on PostgreSQL). The page shows one pair only."""
 import django_filters
 
 from audit.models import AuditEntry
-from config.filtering import ListFilterSet, by_time, ordering_filter, time_filter
+from core.filtering import ListFilterSet, by_time, ordering_filter, time_filter
 
 
 class AuditFilter(ListFilterSet):

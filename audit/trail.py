@@ -16,8 +16,8 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEntry, ChainHead
-from config import batch
-from config.clients import client_address
+from core import batch
+from core.clients import client_address
 
 GENESIS = "0" * 64
 

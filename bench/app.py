@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.procs import PYTHON, Process, Stack, free_port, wait_for
+from core.workers import worker_command
 
 WORKER_QUEUE = "steward"  # what the dispatch runbook and the bare task use
 INGEST_QUEUE = "bench-ingest"  # no worker listens: ingest measures the webhook alone
@@ -55,24 +56,12 @@ def start_web(stack: Stack, env: dict, name: str = "web") -> tuple[Process, str]
 def start_workers(stack: Stack, env: dict, concurrency: int = 2) -> Process:
     process = stack.start(
         "worker",
-        [
+        worker_command(
             PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            WORKER_QUEUE,
-            "--concurrency",
-            str(concurrency),
-            "--include",
-            "bench.tasks",
-            "-n",
+            [WORKER_QUEUE],
             "bench@%h",
-            "--loglevel",
-            "INFO",
-        ],
+            *("--concurrency", str(concurrency), "--include", "bench.tasks", "--loglevel", "INFO"),
+        ),
         env,
     )
     wait_for(lambda: "ready." in process.tail(20000), 60, "the Celery worker", process)

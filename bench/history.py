@@ -252,7 +252,7 @@ def keep_current(log) -> None:
     Steward would have it: the newest run is from a moment ago (shifting
     every run and event by the lag; the log lines keep their times), and
     the dashboard's hourly rollups are caught up as the workers' sweep
-    would have done (runbooks/rollups.py, where it exists)."""
+    would have done (reports/rollups.py, where it exists)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -272,7 +272,7 @@ def keep_current(log) -> None:
                 cursor.execute(f"VACUUM ANALYZE {table}")
             log(f"    history moved {lag} forward to now ({time.monotonic() - started:.0f}s)")
     try:
-        from runbooks import rollups
+        from reports import rollups
         from runbooks.models import RolledHour
     except ImportError:
         return

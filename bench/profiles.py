@@ -118,7 +118,7 @@ def profile_worker(ctx, execution_ids: list[str]) -> list[Figure]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from runbooks import execution
+    from runbooks import worker as execution
     from runbooks.models import Execution
 
     ids = execution_ids[: max(10, ctx.samples // 2)]

@@ -4,7 +4,7 @@ With nothing set, Steward runs on SQLite and Celery's filesystem broker under
 `var/` (see the contract's environment table). Production sets DATABASE_URL,
 CELERY_BROKER_URL, CACHE_URL, SECRET_KEY and STEWARD_ENCRYPTION_KEY; each of
 these (and EMAIL_HOST_PASSWORD) may come from a file instead, named by
-NAME_FILE (config/env.py: env_secret).
+NAME_FILE (core/env.py: env_secret).
 """
 
 import base64
@@ -18,7 +18,7 @@ from csp.constants import NONE as CSP_NONE
 from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import (
+from core.env import (
     env_bool,
     env_choice,
     env_header,
@@ -58,7 +58,7 @@ if not SECRET_KEY:
 STEWARD_ENCRYPTION_KEY = env_secret("STEWARD_ENCRYPTION_KEY")
 if STEWARD_ENCRYPTION_KEY:
     # One key, or several comma-separated during a rotation (the first
-    # encrypts; see config/crypto.py). Refuse a key Fernet cannot use now,
+    # encrypts; see core/crypto.py). Refuse a key Fernet cannot use now,
     # not at the first secret saved.
     for _key in STEWARD_ENCRYPTION_KEY.split(","):
         try:
@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "runbooks",
     "gates",
     "notifications",
+    "ops",
     "webui",
 ]
 
@@ -113,7 +114,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
-    "config.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -159,7 +160,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, throttles, dedup keys: shared by every process) -----
 
-# JSON, never pickle (config/caches.py): whoever can write to Redis or to the
+# JSON, never pickle (core/caches.py): whoever can write to Redis or to the
 # cache table must not be able to run code in Steward by planting a value.
 # A password goes in the URL: redis://:PASSWORD@host:6379/1 (AUTH) or
 # redis://USER:PASSWORD@host:6379/1 (an ACL user), percent-encoded
@@ -168,9 +169,9 @@ CACHE_URL = env_secret("CACHE_URL")
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
         "default": {
-            "BACKEND": "config.caches.RedisCache",
+            "BACKEND": "core.caches.RedisCache",
             "LOCATION": CACHE_URL,
-            "OPTIONS": {"serializer": "config.caches.JSONSerializer"},
+            "OPTIONS": {"serializer": "core.caches.JSONSerializer"},
         }
     }
 elif CACHE_URL:
@@ -180,7 +181,7 @@ else:
     # cache culls a third of its keys at random. Redis is the better home.
     CACHES = {
         "default": {
-            "BACKEND": "config.caches.DatabaseCache",
+            "BACKEND": "core.caches.DatabaseCache",
             "LOCATION": "steward_cache",
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
@@ -244,7 +245,7 @@ CONTENT_SECURITY_POLICY = {
 STEWARD_LOGIN_FAILURES = env_int("STEWARD_LOGIN_FAILURES", 5)
 STEWARD_LOGIN_WINDOW_SECONDS = env_int("STEWARD_LOGIN_WINDOW_SECONDS", 15 * 60)
 # The client's address behind a reverse proxy, whose own address is
-# REMOTE_ADDR (login throttling, the audit trail, /metrics; config/clients.py): only
+# REMOTE_ADDR (login throttling, the audit trail, /metrics; core/clients.py): only
 # when the direct peer is in STEWARD_TRUSTED_PROXIES is this header read, and
 # then its right-most address that is not a trusted proxy is the client's. A
 # header sent by anyone else is ignored, so it cannot be spoofed.
@@ -280,12 +281,12 @@ REST_FRAMEWORK = {
     # Every API view asks accounts.roles what the user's role may do (reads
     # need the viewer role; a user with no role gets 403).
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.drf.CursorPagination",
     # django-filter FilterSets; also gives the cursor paginator its `?ordering=`.
-    "DEFAULT_FILTER_BACKENDS": ["config.filtering.FilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["core.filtering.FilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.drf.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -303,8 +304,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.add_error_responses",
-        "config.openapi.add_component_rules",
+        "core.openapi.add_error_responses",
+        "core.openapi.add_component_rules",
     ],
     "ENUM_NAME_OVERRIDES": {
         "SourceKindEnum": ["alertmanager", "generic", "grafana", "pagerduty", "sns"],
@@ -319,8 +320,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # Our subclass writes each message whole before it appears (config/broker.py).
-    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+    # Our subclass writes each message whole before it appears (core/broker.py).
+    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
     # kombu reads data_folder_in and writes data_folder_out: one folder for both.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -364,7 +365,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Steward ------------------------------------------------------------------
 
-# Reliability (see runbooks/reliability.py and runbooks/worker_agent.py).
+# Reliability (see ops/sweep.py and ops/worker_agent.py).
 STEWARD_HEARTBEAT_SECONDS = env_int("STEWARD_HEARTBEAT_SECONDS", 5)
 # A running execution silent this long is marked lost.
 STEWARD_LOST_AFTER_SECONDS = env_int("STEWARD_LOST_AFTER_SECONDS", 30)

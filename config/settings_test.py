@@ -12,9 +12,9 @@ os.environ.setdefault("STEWARD_ENCRYPTION_KEY", "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHk
 # by the worker and web processes it starts: two runs at once never share one.
 os.environ.setdefault("STEWARD_VAR_DIR", tempfile.mkdtemp(prefix="steward-test-"))
 
-from config.env import env_list
 from config.settings import *
 from config.settings import DATABASES, VAR_DIR
+from core.env import env_list
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

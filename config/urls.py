@@ -5,13 +5,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from audit.api import AuditViewSet
-from config.api import Router
-from events.api import BindingViewSet, EventViewSet, ScheduleViewSet, SourceViewSet
+from core.drf import Router
+from events.api import BindingViewSet, EventViewSet, SourceViewSet
 from events.views import hook
 from gates.api import GateViewSet
 from notifications.api import ChannelViewSet, DeliveryViewSet, SubscriptionViewSet
-from runbooks import observability
-from runbooks.api import ExecutionViewSet, RunbookViewSet, SecretViewSet
+from ops import observability
+from runbooks.api import ExecutionViewSet, RunbookViewSet, ScheduleViewSet, SecretViewSet
 
 # Swagger UI sets style attributes, which only 'unsafe-inline' allows; on
 # this page alone, and never for scripts.

@@ -3,13 +3,11 @@
 import re
 import uuid
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
@@ -18,13 +16,21 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
-from config import storable
-from config.api import SLUG_PATTERN, UNKNOWN_FIELD, UUID_PATTERN, CursorPagination, JSONListField, JSONObjectField
-from events import backtest, breaker, matching, paths, rendering, schedules, services
+from core import storable
+from core.drf import (
+    SLUG_PATTERN,
+    UNKNOWN_FIELD,
+    UUID_PATTERN,
+    CursorPagination,
+    JSONListField,
+    JSONObjectField,
+    field_rule,
+)
+from core.errors import Refused
+from events import backtest, breaker, paths, services, validation
 from events.filters import BindingFilter, EventFilter, SourceFilter
-from events.models import Binding, DedupEntry, Event, Schedule, Source
+from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS, generic
-from runbooks import parameters as params
 from runbooks.models import Execution, Runbook
 
 CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -52,7 +58,7 @@ class StrictJSONParser(JSONParser):
 
 
 def webhook_url(source: Source) -> str:
-    return f"{settings.STEWARD_BASE_URL}/hooks/{source.slug}"
+    return source.webhook_url()
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -148,14 +154,7 @@ class RotateTokenSerializer(serializers.Serializer):
     )
 
 
-class SourceViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class SourceViewSet(viewsets.ModelViewSet):
     serializer_class = SourceSerializer
     parser_classes = [StrictJSONParser]
     queryset = Source.objects.all()
@@ -251,31 +250,32 @@ class BindingSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "tripped_at", "tripped_reason", "created_at", "updated_at"]
         extra_kwargs = {
+            # Also in events/validation.py; here they reach the OpenAPI schema.
             "dedup_window_seconds": {"max_value": DedupEntry.MAX_WINDOW_SECONDS},
-            "breaker_window_minutes": {"min_value": 1, "max_value": 7 * 24 * 60},
-            "breaker_failures": {"max_value": 1000},
+            "breaker_window_minutes": {
+                "min_value": validation.BREAKER_WINDOW_MINUTES[0],
+                "max_value": validation.BREAKER_WINDOW_MINUTES[1],
+            },
+            "breaker_failures": {"max_value": validation.BREAKER_FAILURES_MAX},
         }
 
-    def validate_dedup_key(self, value):
-        try:
-            rendering.check({"dedup_key": value})
-        except rendering.RenderError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
-
+    # The binding rules are events/validation.py's, the page's too. Those of
+    # one field run per field, so a request hears of them beside the type
+    # errors of other fields; validate() runs all of them on the whole.
     def validate_match(self, value):
-        try:
-            matching.validate(value)
-        except matching.ConditionError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+        return field_rule(validation.match, value)
 
     def validate_parameters(self, value):
+        return field_rule(validation.templates, value, "parameters")
+
+    def validate_dedup_key(self, value):
+        return field_rule(validation.templates, value, "dedup_key") if value else value
+
+    def validate(self, attrs):
         try:
-            rendering.check(value)
-        except rendering.RenderError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+            return validation.binding(attrs)
+        except Refused as exc:
+            raise ValidationError(exc.by_field()) from None
 
 
 class BacktestSerializer(serializers.Serializer):
@@ -316,14 +316,7 @@ class BindingTestResultsSerializer(serializers.Serializer):
     results = BindingTestResultSerializer(many=True)
 
 
-class BindingViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class BindingViewSet(viewsets.ModelViewSet):
     serializer_class = BindingSerializer
     parser_classes = [StrictJSONParser]
     queryset = Binding.objects.select_related("source", "runbook")
@@ -341,10 +334,14 @@ class BindingViewSet(
     }
 
     def perform_create(self, serializer):
-        services.save_binding(serializer, actor_of(self.request), request=self.request)
+        serializer.instance = services.save_binding(
+            None, serializer.validated_data, actor_of(self.request), request=self.request
+        )
 
     def perform_update(self, serializer):
-        services.save_binding(serializer, actor_of(self.request), request=self.request)
+        serializer.instance = services.save_binding(
+            serializer.instance, serializer.validated_data, actor_of(self.request), request=self.request
+        )
 
     def perform_destroy(self, instance):
         """Its runs stay, with no binding; see services.delete_binding."""
@@ -383,7 +380,7 @@ def test_document(data) -> dict:
         event = Event.objects.select_related("source").filter(pk=_uuid(data["event_id"])).first()
         if event is None:
             raise ValidationError({"event_id": ["no such event"]})
-        return services.event_context(event)
+        return event.context()
     event = data.get("event")
     if not isinstance(event, dict):
         raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
@@ -460,98 +457,3 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Event.objects.select_related("source").prefetch_related(
         Prefetch("executions", queryset=Execution.objects.only("id", "event_id"))
     )
-
-
-class ScheduleSerializer(serializers.ModelSerializer):
-    runbook = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
-    )
-    timezone = serializers.CharField(source="time_zone", max_length=64, required=False, default="UTC")
-    parameters = JSONObjectField(required=False, default=dict)
-    next_runs = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Schedule
-        fields = [
-            "id",
-            "name",
-            "runbook",
-            "cron",
-            "timezone",
-            "parameters",
-            "enabled",
-            "next_run_at",
-            "last_run_at",
-            "next_runs",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["id", "next_run_at", "last_run_at", "created_at", "updated_at"]
-
-    def get_next_runs(self, schedule) -> list[str]:
-        """A preview of the next five runs, in UTC."""
-        if not schedule.enabled:
-            return []
-        return [t.isoformat() for t in schedules.next_runs(schedule.cron, schedule.time_zone, timezone.now())]
-
-    def validate(self, data):
-        cron = data.get("cron", getattr(self.instance, "cron", ""))
-        tz = data.get("time_zone", getattr(self.instance, "time_zone", "UTC"))
-        try:
-            schedules.check(cron, tz)
-        except schedules.ScheduleError as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
-        runbook = data.get("runbook", getattr(self.instance, "runbook", None))
-        parameters = data.get("parameters", getattr(self.instance, "parameters", {}))
-        try:
-            params.validate(runbook.current_version.parameters, parameters)
-        except params.ParameterError as exc:
-            raise ValidationError({"parameters": [str(exc)]}) from None
-        return data
-
-
-class ScheduleViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
-    serializer_class = ScheduleSerializer
-    queryset = Schedule.objects.select_related("runbook")
-    lookup_value_regex = UUID_PATTERN
-    role_actions = {
-        "create": "manage_schedules",
-        "update": "manage_schedules",
-        "partial_update": "manage_schedules",
-        "destroy": "manage_schedules",
-    }
-
-    def _save(self, serializer, action: str, before=None):
-        with transaction.atomic():
-            schedule = serializer.save()
-            # The next slot from now: a schedule (re-)enabled late does not
-            # run for the slots it missed while off.
-            schedule.next_run_at = schedules.next_run(schedule, timezone.now()) if schedule.enabled else None
-            schedule.save(update_fields=["next_run_at"])
-            trail.record(
-                actor_of(self.request),
-                trail.Change(action, "schedule", schedule.pk, before=before, after=ScheduleSerializer(schedule).data),
-                request=self.request,
-            )
-
-    def perform_create(self, serializer):
-        self._save(serializer, "schedule.created")
-
-    def perform_update(self, serializer):
-        self._save(serializer, "schedule.updated", before=ScheduleSerializer(serializer.instance).data)
-
-    def perform_destroy(self, instance):
-        with transaction.atomic():
-            trail.record(
-                actor_of(self.request),
-                trail.Change("schedule.deleted", "schedule", instance.pk, before=ScheduleSerializer(instance).data),
-                request=self.request,
-            )
-            instance.delete()

@@ -6,6 +6,9 @@ class EventsConfig(AppConfig):
     verbose_name = "Sources, events and bindings"
 
     def ready(self):
-        from events import hookconfig
+        from events import breaker, hookconfig
+        from runbooks.signals import execution_finished
 
         hookconfig.signals()
+        # A run of a binding ended: its breaker counts the failures.
+        execution_finished.connect(breaker.on_execution_finished, dispatch_uid="events-breaker")

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from events import dedup, rendering
+from core import templating
+from events import dedup
 from events.models import Binding, Event
-from events.services import event_context, match
+from events.services import match
 from events.sources import ADAPTERS
 
 MAX_EVENTS = 20_000
@@ -29,17 +30,17 @@ def backtest(binding: Binding, days: int) -> dict:
         if examined == MAX_EVENTS:
             break
         examined += 1
-        document = event_context(event)
+        document = event.context()
         ok, reason = match(binding, document)
         if not ok:
             reasons[reason] += 1
             continue
         matched += 1
-        occurrence = getattr(ADAPTERS.get(event.source.kind), "occurrence", None)
-        identity = occurrence(event) if occurrence else ""
+        adapter = ADAPTERS.get(event.source.kind)
+        identity = adapter.occurrence(event) if adapter else ""
         try:
             key = dedup.key_for(binding, document)
-        except rendering.RenderError:
+        except templating.RenderError:
             key = document["fingerprint"]  # the run would have failed; it counts as one
         started = last_run.get(key)
         if (binding.dedup_window_seconds and started is not None and event.received_at - started < window) or (

@@ -9,10 +9,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from events import signals
 from events.models import Binding
-from notifications import emit as notify
+from runbooks.models import FAILING, Execution
 
-FAILING = ("failed", "timed_out", "lost")
+
+def on_execution_finished(sender, execution, **kwargs) -> None:
+    """Connected in EventsConfig.ready(): a run of a binding ended."""
+    record_outcome(execution)
 
 
 def record_outcome(execution) -> bool:
@@ -23,8 +27,6 @@ def record_outcome(execution) -> bool:
     binding = Binding.objects.filter(pk=execution.binding_id, breaker_failures__gt=0, tripped_at__isnull=True).first()
     if binding is None:
         return False
-    from runbooks.models import Execution
-
     now = timezone.now()
     since = now - timedelta(minutes=binding.breaker_window_minutes)
     if binding.reset_at and binding.reset_at > since:
@@ -39,7 +41,7 @@ def record_outcome(execution) -> bool:
         )
         if tripped:
             trail.record(trail.SYSTEM, trail.Change("binding.tripped", "binding", binding.pk, after={"reason": reason}))
-            notify.binding_tripped(binding)
+            signals.binding_tripped.send(sender=Binding, binding=binding)
     return bool(tripped)
 
 

@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.db import connection
 
-from events import rendering
+from core import templating
 from events.models import Binding, DedupEntry
 
 _BINDING = Binding._meta.pk
@@ -38,7 +38,7 @@ def key_for(binding: Binding, document: dict) -> str:
     template fails: the caller records a failed run of that binding."""
     if not binding.dedup_key:
         return document["fingerprint"]
-    return str(rendering.render(binding.dedup_key, {"event": document}))[:200]
+    return str(templating.render(binding.dedup_key, {"event": document}))[:200]
 
 
 def occurrence_key(identity: str) -> str:
@@ -75,7 +75,7 @@ class Window:
         primary-key order, so two requests never wait on each other in a
         cycle), then read the runs covering those keys: after the lock, a
         request that held it has committed its entries. Run them with
-        config.batch.query and hand their rows to `load`."""
+        core.batch.query and hand their rows to `load`."""
         self.wanted = {(b.pk, key): seconds for b, key, seconds in wanted}
         if not self.wanted:
             return []

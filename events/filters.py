@@ -8,7 +8,7 @@ summary, through trigram indexes on PostgreSQL.
 
 import django_filters
 
-from config.filtering import (
+from core.filtering import (
     BY_NAME_OR_AGE,
     ChoicesFilter,
     ListFilterSet,

@@ -4,8 +4,8 @@ and current versions). Read at every webhook, changed rarely, so each process
 keeps them in memory.
 
 Invalidation: every change to a source, binding, runbook or runbook version
-(save, delete, queryset update, bulk writes: see `signals` and
-`InvalidatingQuerySet`) bumps a generation. The process that makes the
+(save, delete, and the queryset's bulk writes, which
+`core.generations.AnnouncingQuerySet` announces as `rows_changed`) bumps a generation. The process that makes the
 change bumps its own generation at once, and a shared one in Django's cache
 once the change is committed (before the commit, another process could only
 reload the old rows). Each webhook reads the shared generation (one cache
@@ -20,10 +20,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 
-from config.generations import SharedGeneration
+from core.generations import SharedGeneration, rows_changed
+from events.models import Binding, Source
+from runbooks.models import Runbook, RunbookVersion
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +89,6 @@ def lookup(slug: str) -> Entry | None:
 
 
 def _load(slug: str) -> Entry | None:
-    from events.models import Source
-
     source = Source.objects.filter(slug=slug).first()
     if source is None:
         return None
@@ -96,8 +97,6 @@ def _load(slug: str) -> Entry | None:
 
 def load_bindings(source) -> list:
     """The enabled bindings of `source` (and of any source), from the database."""
-    from events.models import Binding
-
     bindings = Binding.objects.filter(enabled=True).select_related("runbook__current_version", "source")
     if source is not None:
         bindings = bindings.filter(Q(source=source) | Q(source__isnull=True))
@@ -110,32 +109,8 @@ def clear() -> None:
     _state = (None, {})
 
 
-class InvalidatingQuerySet(models.QuerySet):
-    """Writes that bypass save() and delete() signals bump the generation too."""
-
-    def update(self, **kwargs):
-        bump()
-        return super().update(**kwargs)
-
-    def delete(self):
-        bump()
-        return super().delete()
-
-    def bulk_create(self, *args, **kwargs):
-        bump()
-        return super().bulk_create(*args, **kwargs)
-
-    def bulk_update(self, *args, **kwargs):
-        bump()
-        return super().bulk_update(*args, **kwargs)
-
-
 def signals() -> None:
     """Connected once, from EventsConfig.ready()."""
-    from django.db.models.signals import post_delete, post_save
-
-    from events.models import Binding, Source
-    from runbooks.models import Runbook, RunbookVersion
 
     def changed(sender, **kwargs):
         bump()
@@ -143,3 +118,4 @@ def signals() -> None:
     for model in (Source, Binding, Runbook, RunbookVersion):
         post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"hookconfig-{model.__name__}-save")
         post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"hookconfig-{model.__name__}-delete")
+        rows_changed.connect(changed, sender=model, weak=False, dispatch_uid=f"hookconfig-{model.__name__}-rows")

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import re2
 
-from config import storable
+from core import storable
 from events import paths
 
 

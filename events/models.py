@@ -2,17 +2,28 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts import tokens
-from config import crypto
-from config.jsonfield import TolerantJSONField
-from events.hookconfig import InvalidatingQuerySet
+from core import crypto
+from core.generations import AnnouncingQuerySet
+from core.jsonfield import TolerantJSONField
 
 SOURCE_TOKEN_PREFIX = "sts"
 log = logging.getLogger(__name__)
+
+
+def api_time(value) -> str | None:
+    """A time as the API writes it (DRF's ISO 8601, UTC as "Z"), so that an
+    audit entry's state equals what a client was shown."""
+    if value is None:
+        return None
+    value = timezone.localtime(value, timezone.get_current_timezone())
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class Source(models.Model):
@@ -48,7 +59,7 @@ class Source(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     # Webhooks read sources from a per-process cache (events/hookconfig.py).
-    objects = InvalidatingQuerySet.as_manager()
+    objects = AnnouncingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -58,6 +69,25 @@ class Source(models.Model):
 
     def __str__(self):
         return self.name
+
+    def webhook_url(self) -> str:
+        return f"{settings.STEWARD_BASE_URL}/hooks/{self.slug}"
+
+    def audit_state(self) -> dict:
+        """The source as the API shows it (never its token or secret): what
+        its audit entries record before and after a change."""
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "kind": self.kind,
+            "rate_limit_per_minute": self.rate_limit_per_minute,
+            "mapping": self.mapping,
+            "preset": self.preset,
+            "has_signing_secret": bool(self.signing_secret_encrypted),
+            "webhook_url": self.webhook_url(),
+            "previous_token_expires_at": api_time(self.previous_token_expires_at),
+            "created_at": api_time(self.created_at),
+        }
 
     def rotate_token(self, grace: timedelta | None = None) -> str:
         """Set a new token and return it: the only time it is visible. With a
@@ -139,6 +169,25 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.name} ({self.status})"
 
+    def context(self) -> dict:
+        """What conditions and templates see as `event`."""
+        return {
+            "name": self.name,
+            "status": self.status,
+            "severity": self.severity,
+            "fingerprint": self.fingerprint,
+            "summary": self.summary,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "payload": self.payload,
+            "source": self.source.slug if self.source_id is not None else None,
+        }
+
+    def document(self) -> dict:
+        """The event as a runbook reads it from STEWARD_EVENT: the context,
+        with its id and when it arrived."""
+        return {"id": str(self.id), "received_at": self.received_at.isoformat(), **self.context()}
+
     @property
     def source_label(self) -> str:
         """The source's name, or the kept name of a deleted source."""
@@ -149,7 +198,7 @@ class Event(models.Model):
 
 class AlertHour(models.Model):
     """The alerts of one name received in one hour (UTC), as counted when the
-    hour was last rolled up (runbooks/rollups.py): the dashboard's noisiest
+    hour was last rolled up (reports/rollups.py): the dashboard's noisiest
     alerts add these up instead of reading a week of events."""
 
     hour = models.DateTimeField()
@@ -207,13 +256,36 @@ class Binding(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Webhooks read bindings from a per-process cache (events/hookconfig.py).
-    objects = InvalidatingQuerySet.as_manager()
+    objects = AnnouncingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    def audit_state(self) -> dict:
+        """The binding as the API shows it: what its audit entries record."""
+        return {
+            "id": str(self.pk),
+            "name": self.name,
+            "source": self.source.slug if self.source_id is not None else None,
+            "match": self.match,
+            "on_status": self.on_status,
+            "runbook": self.runbook.slug,
+            "parameters": self.parameters,
+            "dedup_window_seconds": self.dedup_window_seconds,
+            "dedup_key": self.dedup_key,
+            "cancel_on_resolve": self.cancel_on_resolve,
+            "breaker_failures": self.breaker_failures,
+            "breaker_window_minutes": self.breaker_window_minutes,
+            "tripped_at": api_time(self.tripped_at),
+            "tripped_reason": self.tripped_reason,
+            "requires_approval": self.requires_approval,
+            "enabled": self.enabled,
+            "created_at": api_time(self.created_at),
+            "updated_at": api_time(self.updated_at),
+        }
 
 
 class DedupEntry(models.Model):
@@ -232,37 +304,3 @@ class DedupEntry(models.Model):
 
     def __str__(self):
         return f"{self.binding_id} {self.key}"
-
-
-class Schedule(models.Model):
-    """Run a runbook on a cron schedule, in a time zone."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=100)
-    runbook = models.ForeignKey("runbooks.Runbook", on_delete=models.PROTECT, related_name="schedules")
-    cron = models.CharField(max_length=100)
-    time_zone = models.CharField(max_length=64, default="UTC")  # "timezone" in the API
-    parameters = models.JSONField(default=dict, blank=True)
-    enabled = models.BooleanField(default=True)
-    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    last_run_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-
-class ScheduledRun(models.Model):
-    """Which schedule started an execution (kept beside the execution so the
-    runbooks app needs no knowledge of schedules)."""
-
-    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
-    execution = models.OneToOneField("runbooks.Execution", on_delete=models.CASCADE, related_name="scheduled_run")
-    slot = models.DateTimeField()
-
-    def __str__(self):
-        return f"{self.schedule_id} at {self.slot}"

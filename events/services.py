@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit import trail
-from config import batch, storable
-from config.slugs import unique_slug
-from events import dedup, hookconfig, limits, matching, rendering
+from core import batch, storable, templating
+from core.slugs import unique_slug
+from events import dedup, hookconfig, limits, matching
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS
 from events.sources.base import NormalizedEvent, PayloadError
@@ -23,21 +23,6 @@ from runbooks.models import Execution
 class Ingested:
     events: list[Event]
     executions: list[Execution]
-
-
-def event_context(event) -> dict:
-    """What conditions and templates see as `event`."""
-    return {
-        "name": event.name,
-        "status": event.status,
-        "severity": event.severity,
-        "fingerprint": event.fingerprint,
-        "summary": event.summary,
-        "labels": event.labels,
-        "annotations": event.annotations,
-        "payload": event.payload,
-        "source": event.source.slug if getattr(event, "source", None) else None,
-    }
 
 
 class SourceTaken(ValueError):
@@ -153,9 +138,7 @@ def delete_source(source: Source, actor: trail.Actor, request=None) -> None:
     runs keep their rows too): a binding left without its source would listen
     to every source. Every process's webhook cache forgets the source through
     the delete signal, so its URL answers 404 from the next request."""
-    from events.api import SourceSerializer  # the API module imports this one
-
-    before = SourceSerializer(source).data
+    before = source.audit_state()
     slug = source.slug
     with transaction.atomic():
         for binding in Binding.objects.filter(source=source).select_related("source", "runbook"):
@@ -173,16 +156,24 @@ def deleting_source_keeps(source: Source) -> dict:
     }
 
 
-def save_binding(serializer, actor: trail.Actor, request=None):
-    """Save a validated binding serializer (the API's, which the web form
-    uses too) and audit it with its state before and after, in one transaction."""
-    created = serializer.instance is None
-    before = None if created else type(serializer)(serializer.instance).data
+def save_binding(binding: Binding | None, fields: dict, actor: trail.Actor, request=None) -> Binding:
+    """Create a binding (`binding` None) or change one, from fields that
+    passed the rules (events/validation.py, through the API's serializer or
+    the page's form), audited with its state before and after, in one
+    transaction. Returns the saved binding."""
+    created = binding is None
+    before = None if created else binding.audit_state()
+    if created:
+        binding = Binding()
+    for name, value in fields.items():
+        setattr(binding, name, value)
     with transaction.atomic():
-        binding = serializer.save()
+        binding.save()
         action = "binding.created" if created else "binding.updated"
         trail.record(
-            actor, trail.Change(action, "binding", binding.pk, before=before, after=serializer.data), request=request
+            actor,
+            trail.Change(action, "binding", binding.pk, before=before, after=binding.audit_state()),
+            request=request,
         )
     return binding
 
@@ -193,21 +184,11 @@ def delete_binding(binding: Binding, actor: trail.Actor, request=None) -> None:
     and its audit entries stay; its dedup windows and notification
     subscriptions go with it. Every process's webhook cache forgets it
     through the delete signal (events/hookconfig.py)."""
-    from events.api import BindingSerializer  # the API module imports this one
-
-    before = BindingSerializer(binding).data
+    before = binding.audit_state()
     pk = binding.pk
     with transaction.atomic():
         binding.delete()
         trail.record(actor, trail.Change("binding.deleted", "binding", pk, before=before), request=request)
-
-
-def subscriptions_of(binding: Binding) -> int:
-    """How many notification subscriptions name this binding (they are
-    deleted with it: a subscription to nothing would hear nothing)."""
-    from notifications.models import Subscription
-
-    return Subscription.objects.filter(binding=binding).count()
 
 
 def bindings_for(source: Source | None) -> list[Binding]:
@@ -233,11 +214,11 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings
     events = [Event(source=source, received_at=now, **vars(alert)) for alert in alerts]
     if bindings is None:
         bindings = bindings_for(source)
-    occurrence = getattr(ADAPTERS.get(source.kind), "occurrence", None)
+    adapter = ADAPTERS.get(source.kind)
     matches = []
     for event in events:
-        document = event_context(event)
-        identity = occurrence(event) if occurrence else ""
+        document = event.context()
+        identity = adapter.occurrence(event) if adapter else ""
         for binding in bindings:
             if binding.runbook.current_version is not None and match(binding, document)[0]:
                 if binding.tripped_at:
@@ -247,7 +228,7 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings
                 # for round trips, not for rendering and schema checks.
                 try:
                     keys = dedup.keys_for(binding, document, identity)
-                except rendering.RenderError as exc:
+                except templating.RenderError as exc:
                     error = f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
                     matches.append((event, binding, [], _ended(binding, event, Execution.Status.FAILED, error)))
                     continue
@@ -339,9 +320,9 @@ def _execution_for(binding: Binding, event: Event, document: dict) -> Execution:
     the history, and the request and every other binding go on."""
     status = Execution.Status.AWAITING_APPROVAL if binding.requires_approval else Execution.Status.QUEUED
     try:
-        parameters = rendering.render(binding.parameters, {"event": document})
+        parameters = templating.render(binding.parameters, {"event": document})
         storable.check(parameters, "the rendered parameters")
-    except (rendering.RenderError, storable.NotStorable) as exc:
+    except (templating.RenderError, storable.NotStorable) as exc:
         error = f"Binding {binding.name}: its parameters could not be rendered: {exc}"
         return _ended(binding, event, Execution.Status.FAILED, error)
     execution = runbook_services.new_execution(binding.runbook, parameters, event=event, binding=binding, status=status)
@@ -399,9 +380,9 @@ def _would_run_with(binding: Binding, document: dict) -> tuple[dict | None, str]
     """(parameters, error) as the run would get them: rendered, converted to
     the runbook's schema, or the reason the run would fail."""
     try:
-        parameters = rendering.render(binding.parameters, {"event": document})
+        parameters = templating.render(binding.parameters, {"event": document})
         storable.check(parameters, "the rendered parameters")
-    except (rendering.RenderError, storable.NotStorable) as exc:
+    except (templating.RenderError, storable.NotStorable) as exc:
         return None, f"Binding {binding.name}: its parameters could not be rendered: {exc}"
     version = binding.runbook.current_version
     if version is None:
@@ -412,10 +393,10 @@ def _would_run_with(binding: Binding, document: dict) -> tuple[dict | None, str]
         return parameters, f"the parameters fail the runbook's schema: {exc}"
     try:
         dedup.keys_for(binding, document)
-    except rendering.RenderError as exc:
+    except templating.RenderError as exc:
         return parameters, f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
     try:
         runbook_services.concurrency_key(binding.runbook, parameters)
-    except rendering.RenderError as exc:
+    except templating.RenderError as exc:
         return parameters, f"The concurrency key could not be rendered: {exc}"
     return parameters, ""

@@ -31,16 +31,11 @@ def _error(status: int, detail: str, **headers) -> JsonResponse:
 
 
 def _unauthorized(adapter, detail: str) -> JsonResponse:
-    scheme = getattr(adapter, "AUTH_SCHEME", "Bearer")
-    return _error(401, detail, WWW_Authenticate=f'{scheme} realm="steward"')
+    return _error(401, detail, WWW_Authenticate=f'{adapter.AUTH_SCHEME} realm="steward"')
 
 
 def _accepts(adapter, content_type: str) -> bool:
-    return (
-        content_type in JSON_TYPES
-        or content_type.endswith("+json")
-        or content_type in getattr(adapter, "EXTRA_CONTENT_TYPES", ())
-    )
+    return content_type in JSON_TYPES or content_type.endswith("+json") or content_type in adapter.EXTRA_CONTENT_TYPES
 
 
 def _read_body(request) -> bytes | None:
@@ -83,15 +78,14 @@ def _hook(request, slug):
     if body is None:
         return _error(413, f"The body is over {settings.STEWARD_WEBHOOK_MAX_BYTES} bytes.")
     try:
-        if hasattr(adapter, "verify"):
-            adapter.verify(request, body, source)
+        adapter.verify(request, body, source)
         document = _decode(body)
         # After authentication: a stranger cannot spend the source's budget.
         wait = limits.retry_after(source)
         if wait:
             limit = source.rate_limit_per_minute
             return _error(429, f"Over this source's limit of {limit} requests a minute.", Retry_After=str(wait))
-        reply = adapter.control(request, document, source) if hasattr(adapter, "control") else None
+        reply = adapter.control(request, document, source)
         if reply is not None:
             return JsonResponse(reply)
         alerts = adapter.parse(document, source)
@@ -116,7 +110,7 @@ def _store(request, config, adapter, document, alerts) -> JsonResponse:
     """Ingest the events once per delivery: a retry of a delivery already
     stored answers 202 with "duplicate": true and stores nothing."""
     source = config.source
-    delivery = adapter.delivery_id(request, document) if hasattr(adapter, "delivery_id") else ""
+    delivery = adapter.delivery_id(request, document)
     if delivery and not limits.claim_delivery(source, delivery):
         return JsonResponse({"accepted": 0, "duplicate": True, "events": [], "executions": []}, status=202)
     try:

@@ -17,7 +17,7 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from audit import trail
-from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, SlugsField
+from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, SlugsField
 from gates import services
 from gates.models import Check, Gate
 from runbooks.models import Runbook

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from gates import signals
 from gates.models import Check, Gate
-from notifications import emit as notify
 from runbooks import services as runbook_services
 from runbooks.models import Execution
 from runbooks.parameters import ParameterError
@@ -71,7 +71,7 @@ def refresh(check: Check) -> Check:
                 trail.SYSTEM,
                 trail.Change("gate.decided", "gate_check", check.pk, after={"verdict": verdict, "reasons": reasons}),
             )
-            notify.gate_decided(check)
+            signals.check_decided.send(sender=Check, check=check)
     check.refresh_from_db()
     return check
 

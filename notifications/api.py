@@ -16,8 +16,8 @@ from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
-from config.api import SLUG_PATTERN, UUID_PATTERN
-from config.filtering import NO_NUL
+from core.drf import SLUG_PATTERN, UUID_PATTERN
+from core.filtering import NO_NUL
 from events.models import Binding
 from gates.models import Gate
 from notifications import channels

@@ -12,8 +12,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from audit import trail
-from config import crypto
-from config.slugs import unique_slug
+from core import crypto
+from core.slugs import unique_slug
 from notifications import delivery, guard, messages
 from notifications.models import Channel, Delivery, Kind, Subscription
 

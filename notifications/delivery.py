@@ -12,7 +12,6 @@ receiver answers 4xx) fails the delivery at once.
 """
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core import publish as core_publish
 from notifications import senders
 from notifications.models import Delivery
 from notifications.transport import SendError
@@ -30,26 +30,11 @@ BATCH = 500
 EARLY_SECONDS = 0.5  # a message may arrive this much before its attempt is due (clocks differ)
 MAX_LOG = 20
 
-# After a failed publish this process leaves the broker alone for a while;
-# the deliveries stay pending and the sweep sends them.
-PUBLISH_PAUSE_SECONDS = 5.0
-_broker_down_until = 0.0
-
 
 def publish(ids: list, countdown: float | None = None) -> None:
-    global _broker_down_until
-    from notifications.tasks import deliver
-
-    if time.monotonic() < _broker_down_until:
-        log.info("broker recently unavailable: %d notification(s) left for the sweep", len(ids))
-        return
-    for done, pk in enumerate(ids):
-        try:
-            deliver.apply_async((str(pk),), queue=settings.STEWARD_NOTIFY_QUEUE, countdown=countdown, retry=False)
-        except Exception:  # the broker is down: the rest would fail the same way
-            _broker_down_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
-            log.warning("broker unavailable: %d notification(s) left for the sweep", len(ids) - done, exc_info=True)
-            return
+    """Ring for each delivery; a failed publish leaves it pending for the sweep."""
+    jobs = [((str(pk),), settings.STEWARD_NOTIFY_QUEUE) for pk in ids]
+    core_publish.publish("notifications.deliver", jobs, "notification(s)", countdown=countdown)
 
 
 def enqueue_on_commit(ids: list) -> None:

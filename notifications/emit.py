@@ -1,7 +1,7 @@
 """Queue notifications where something happens. Every call site is one line
 inside the transaction that made the change:
 
-    notify.run_started(execution)       # runbooks/execution.py
+    notify.run_started(execution)       # runbooks/worker.py
     notify.run_finished(execution)      # succeeded, failed, timed_out, lost
     notify.runs_created(executions)     # awaiting approval (or failed at birth)
     notify.binding_tripped(binding)     # events/breaker.py
@@ -24,15 +24,11 @@ from django.db.models import Q
 
 from notifications import delivery, messages, subscribed
 from notifications.models import Delivery, EventKind, Subscription
+from runbooks.models import FAILING
 
 log = logging.getLogger(__name__)
 MAX_SUBSCRIPTIONS = 200  # per emit: a bound, far above any sensible setup
-FINISHED = {
-    "succeeded": EventKind.RUN_SUCCEEDED,
-    "failed": EventKind.RUN_FAILED,
-    "timed_out": EventKind.RUN_FAILED,
-    "lost": EventKind.RUN_FAILED,
-}
+FINISHED = {"succeeded": EventKind.RUN_SUCCEEDED, **dict.fromkeys(FAILING, EventKind.RUN_FAILED)}
 RUN_EVENTS = {EventKind.RUN_STARTED, EventKind.RUN_SUCCEEDED, EventKind.RUN_FAILED, EventKind.AWAITING_APPROVAL}
 
 

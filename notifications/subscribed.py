@@ -3,7 +3,7 @@ listens to costs no query (and no savepoint) when it starts or finishes.
 
 Each process keeps the enabled subscriptions of enabled channels as a set of
 (subject field, id, event) and a generation token read from Django's shared
-cache (config/generations.py). Saving or deleting a subscription or a
+cache (core/generations.py). Saving or deleting a subscription or a
 channel makes this process reload at once and renews the token when the
 transaction commits (before that, another process could only read the old
 rows). A cache that cannot be read means "ask the database", and a copy is
@@ -16,7 +16,7 @@ import time
 
 from django.db import transaction
 
-from config.generations import SharedGeneration
+from core.generations import SharedGeneration
 
 log = logging.getLogger(__name__)
 GENERATION = SharedGeneration("steward:notifications:subscriptions", "notification subscriptions")
@@ -80,3 +80,11 @@ def _renewed() -> None:
 def _forget() -> None:
     global _known
     _known = None
+
+
+def count_for_binding(binding) -> int:
+    """How many subscriptions name this binding (they are deleted with it: a
+    subscription to nothing would hear nothing)."""
+    from notifications.models import Subscription
+
+    return Subscription.objects.filter(binding=binding).count()

@@ -1,9 +1,9 @@
 """REST API for runbooks, executions and secrets (/api/v1/runbooks/,
 /executions/, /secrets/)."""
 
-import re
-
+from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -13,16 +13,15 @@ from rest_framework.validators import UniqueValidator
 
 from accounts import roles
 from accounts.authentication import actor_of
-from config.api import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField, SlugsField
-from events import rendering
-from runbooks import approvals, review, secret_store, services, validation
+from audit import trail
+from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField, SlugsField, field_rule
+from runbooks import approvals, review, schedules, secret_store, services, validation
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
-from runbooks.models import Execution, LogLine, Network, Runbook, RunbookVersion, Secret
+from runbooks.logs import log_page
+from runbooks.models import Execution, Network, Runbook, RunbookVersion, Schedule, Secret
 
-QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-MAX_SCRIPT = 256 * 1024
-LOG_PAGE = 1000
+MAX_SCRIPT = validation.MAX_SCRIPT
 
 
 class RunbookSerializer(serializers.Serializer):
@@ -59,28 +58,16 @@ class RunbookSerializer(serializers.Serializer):
     # Review: a protected runbook's new versions wait for a second author.
     protected = serializers.BooleanField(required=False)
 
+    # The rules are runbooks/validation.py's (the form's and the importer's
+    # too); here each field's own rule runs beside DRF's type checks.
     def validate_concurrency_key(self, value):
-        try:
-            rendering.check({"concurrency_key": value})
-        except rendering.RenderError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+        return field_rule(validation.concurrency_key, value)
 
     def validate_parameters(self, value):
-        try:
-            params.check_schema(value)
-        except params.ParameterError as exc:
-            raise ValidationError(str(exc)) from None
-        return value
+        return field_rule(validation.parameters, value)
 
     def validate_secrets(self, value):
-        for name in value:
-            problem = secret_store.name_problem(name)
-            if problem:
-                raise ValidationError(problem)
-        if len(set(value)) != len(value):
-            raise ValidationError("a secret is named twice")
-        return value
+        return field_rule(validation.secret_names, value)
 
     def validate_network(self, value):
         if not value:
@@ -97,9 +84,7 @@ class RunbookSerializer(serializers.Serializer):
             raise ValidationError(exc.message) from None
 
     def validate_queue(self, value):
-        if value and not QUEUE_NAME.match(value):
-            raise ValidationError("queue names are lower-case letters, digits, '_', '.', '-'")
-        return value
+        return field_rule(validation.queue, value)
 
     def validate(self, attrs):
         # Here, not in validate_secrets: the rule needs the runbook. The
@@ -396,22 +381,6 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(ExecutionSerializer(execution).data, status=success_status)
 
 
-def log_page(execution: Execution, after: int) -> dict:
-    """Lines after `after`; `done` once the run ended and every line is read.
-
-    The status is read before the lines: the worker stores all lines before it
-    writes the final status, so a finished status means no line is missing.
-    """
-    finished = execution.is_finished
-    lines = list(
-        LogLine.objects.filter(execution=execution, n__gt=after)
-        .order_by("n")
-        .values("n", "t", "stream", "text")[:LOG_PAGE]
-    )
-    next_n = lines[-1]["n"] if lines else after
-    return {"lines": lines, "next": next_n, "done": finished and len(lines) < LOG_PAGE}
-
-
 @extend_schema_field({"type": "string", "minLength": 1, "maxLength": 100, "pattern": secret_store.NAME.pattern})
 class SecretNameField(serializers.CharField):
     """secret_store checks the name (validate_name); the schema says the same pattern."""
@@ -498,3 +467,91 @@ class SecretViewSet(viewsets.ModelViewSet):
         if self.action in ("update", "partial_update"):
             kwargs["partial"] = True
         return super().get_serializer(*args, **kwargs)
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    runbook = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Runbook.objects.filter(current_version__isnull=False)
+    )
+    timezone = serializers.CharField(source="time_zone", max_length=64, required=False, default="UTC")
+    parameters = JSONObjectField(required=False, default=dict)
+    next_runs = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "name",
+            "runbook",
+            "cron",
+            "timezone",
+            "parameters",
+            "enabled",
+            "next_run_at",
+            "last_run_at",
+            "next_runs",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "next_run_at", "last_run_at", "created_at", "updated_at"]
+
+    def get_next_runs(self, schedule) -> list[str]:
+        """A preview of the next five runs, in UTC."""
+        if not schedule.enabled:
+            return []
+        return [t.isoformat() for t in schedules.next_runs(schedule.cron, schedule.time_zone, timezone.now())]
+
+    def validate(self, data):
+        cron = data.get("cron", getattr(self.instance, "cron", ""))
+        tz = data.get("time_zone", getattr(self.instance, "time_zone", "UTC"))
+        try:
+            schedules.check(cron, tz)
+        except schedules.ScheduleError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        runbook = data.get("runbook", getattr(self.instance, "runbook", None))
+        parameters = data.get("parameters", getattr(self.instance, "parameters", {}))
+        try:
+            params.validate(runbook.current_version.parameters, parameters)
+        except params.ParameterError as exc:
+            raise ValidationError({"parameters": [str(exc)]}) from None
+        return data
+
+
+class ScheduleViewSet(viewsets.ModelViewSet):
+    serializer_class = ScheduleSerializer
+    queryset = Schedule.objects.select_related("runbook")
+    lookup_value_regex = UUID_PATTERN
+    role_actions = {
+        "create": "manage_schedules",
+        "update": "manage_schedules",
+        "partial_update": "manage_schedules",
+        "destroy": "manage_schedules",
+    }
+
+    def _save(self, serializer, action: str, before=None):
+        with transaction.atomic():
+            schedule = serializer.save()
+            # The next slot from now: a schedule (re-)enabled late does not
+            # run for the slots it missed while off.
+            schedule.next_run_at = schedules.next_run(schedule, timezone.now()) if schedule.enabled else None
+            schedule.save(update_fields=["next_run_at"])
+            trail.record(
+                actor_of(self.request),
+                trail.Change(action, "schedule", schedule.pk, before=before, after=ScheduleSerializer(schedule).data),
+                request=self.request,
+            )
+
+    def perform_create(self, serializer):
+        self._save(serializer, "schedule.created")
+
+    def perform_update(self, serializer):
+        self._save(serializer, "schedule.updated", before=ScheduleSerializer(serializer.instance).data)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            trail.record(
+                actor_of(self.request),
+                trail.Change("schedule.deleted", "schedule", instance.pk, before=ScheduleSerializer(instance).data),
+                request=self.request,
+            )
+            instance.delete()

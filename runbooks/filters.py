@@ -14,7 +14,7 @@ import django_filters
 from django.db import connection
 from django.db.models import Q
 
-from config.filtering import (
+from core.filtering import (
     BY_NAME_OR_AGE,
     ChoicesFilter,
     IdFilter,

@@ -28,8 +28,7 @@ import yaml
 from django.db import transaction
 
 from audit import trail
-from runbooks import secret_store, services
-from runbooks.api import RunbookSerializer
+from runbooks import secret_store, services, validation
 from runbooks.models import DEFAULT_QUEUE, UNSTATED_NETWORK, Runbook, RunbookVersion
 from runbooks.runners import KINDS
 
@@ -128,13 +127,12 @@ def read_folder(folder: Path) -> Entry:
     for name in Runbook.POLICY_FIELDS:  # the folder is the truth: absent means the default
         data[name] = manifest.get(name, Runbook._meta.get_field(name).get_default())
     existing = Runbook.objects.filter(slug=slug).first()
-    serializer = RunbookSerializer(instance=existing, data=data)
-    if not serializer.is_valid():
-        for field, errors in serializer.errors.items():
-            problems.append(f"{path}: {field}: {_flatten(errors)}")
+    try:
+        validated = validation.runbook(data, existing)
+    except validation.Refused as exc:
+        problems.extend(f"{path}: {field}: {message}" for field, message in exc.problems)
     if problems:
         raise ManifestError(problems)
-    validated = dict(serializer.validated_data)
     validated.pop("slug", None)
     validated.pop("message", None)
     validated["queue"] = validated.get("queue") or DEFAULT_QUEUE

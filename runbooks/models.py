@@ -7,9 +7,12 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from events.hookconfig import InvalidatingQuerySet
+from core.generations import AnnouncingQuerySet
 
-DEFAULT_QUEUE = "steward"
+DEFAULT_QUEUE = "steward"  # also CELERY_TASK_DEFAULT_QUEUE: settings load before any app
+# The ends that count as a failure: the breaker counts them, retries take
+# them, the dashboard and notifications call them failed.
+FAILING = ("failed", "timed_out", "lost")
 
 
 class Network(models.TextChoices):
@@ -33,7 +36,7 @@ class Runbook(models.Model):
         WAIT = "wait"  # stay queued until a slot frees up
         SKIP = "skip"  # record the run as skipped, with the reason
 
-    RETRYABLE = ("failed", "timed_out", "lost")
+    RETRYABLE = FAILING
     POLICY_FIELDS = (
         "max_attempts",
         "retry_backoff_seconds",
@@ -73,7 +76,7 @@ class Runbook(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Webhooks read runbooks from a per-process cache (events/hookconfig.py).
-    objects = InvalidatingQuerySet.as_manager()
+    objects = AnnouncingQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -237,13 +240,13 @@ class Execution(models.Model):
             models.Index(fields=["binding", "-created_at"]),
             models.Index(fields=["source", "-created_at"]),
             models.Index(fields=["runbook", "status", "concurrency_key"]),
-            # The sweep finds the old hours a late finish changed (runbooks/rollups.py).
+            # The sweep finds the old hours a late finish changed (reports/rollups.py).
             models.Index(fields=["finished_at"]),
             # The dashboard's recent failures, however rare among all runs.
             models.Index(
                 fields=["-created_at"],
                 name="execution_failures",
-                condition=models.Q(status__in=["failed", "timed_out", "lost"]),
+                condition=models.Q(status__in=list(FAILING)),
             ),
         ]
 
@@ -263,7 +266,7 @@ class Execution(models.Model):
 
 class RunHour(models.Model):
     """The runs created in one hour (UTC) of one runbook with one status, as
-    counted when the hour was last rolled up (runbooks/rollups.py): the
+    counted when the hour was last rolled up (reports/rollups.py): the
     dashboard's charts add these up instead of reading a week of runs."""
 
     # Succeeded runs started by an alert, counted by how long after the alert
@@ -376,3 +379,41 @@ class Secret(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Schedule(models.Model):
+    """Run a runbook on a cron schedule, in a time zone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    runbook = models.ForeignKey(Runbook, on_delete=models.PROTECT, related_name="schedules")
+    cron = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, default="UTC")  # "timezone" in the API
+    parameters = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "events_schedule"  # moved from the events app; the table stays
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ScheduledRun(models.Model):
+    """Which schedule started an execution (a row of its own, so an
+    execution needs no column for it)."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
+    execution = models.OneToOneField(Execution, on_delete=models.CASCADE, related_name="scheduled_run")
+    slot = models.DateTimeField()
+
+    class Meta:
+        db_table = "events_scheduledrun"  # moved from the events app; the table stays
+
+    def __str__(self):
+        return f"{self.schedule_id} at {self.slot}"

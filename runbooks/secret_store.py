@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts import roles
 from audit import trail
-from config import crypto
+from core import crypto
 from runbooks.models import Runbook, Secret
 
 NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")

@@ -2,18 +2,17 @@
 the webhook and the worker all call these, never the models' internals."""
 
 import logging
-import time
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from audit import trail
-from config.slugs import unique_slug
-from events import rendering
-from notifications import emit as notify
+from core import publish as core_publish
+from core import templating
+from core.slugs import unique_slug
 from runbooks import parameters as params
-from runbooks import secret_store, validation
+from runbooks import secret_store, signals, validation
 from runbooks.models import DEFAULT_NETWORK, DEFAULT_QUEUE, Execution, Runbook, RunbookVersion
 
 log = logging.getLogger(__name__)
@@ -161,13 +160,13 @@ def new_execution(
     try:
         execution.parameters = params.validate(version.parameters, raw_parameters)
         execution.concurrency_key = concurrency_key(runbook, execution.parameters)
-    except (params.ParameterError, rendering.RenderError) as exc:
+    except (params.ParameterError, templating.RenderError) as exc:
         if strict:
             raise
         execution.parameters = raw_parameters if isinstance(raw_parameters, dict) else {}
         execution.status, execution.finished_at = Status.FAILED, now
         execution.error = f"Invalid parameters: {exc}"
-        if isinstance(exc, rendering.RenderError):
+        if isinstance(exc, templating.RenderError):
             execution.error = f"The concurrency key could not be rendered: {exc}"
         return execution
     if execution.status == Status.QUEUED:
@@ -179,7 +178,7 @@ def concurrency_key(runbook: Runbook, parameters: dict) -> str:
     """The slot a run takes under the runbook's concurrency limit."""
     if not runbook.concurrency_limit or not runbook.concurrency_key:
         return ""
-    return str(rendering.render(runbook.concurrency_key, {"params": parameters}))[:200]
+    return str(templating.render(runbook.concurrency_key, {"params": parameters}))[:200]
 
 
 def created_change(execution: Execution) -> trail.Change:
@@ -220,7 +219,7 @@ def rerun_refusal(original: Execution) -> str:
         concurrency_key(original.runbook, params.validate(original.version.parameters, original.parameters))
     except params.ParameterError as exc:
         return f"its parameters do not pass the schema of v{original.version.number}: {exc}"
-    except rendering.RenderError as exc:
+    except templating.RenderError as exc:
         return f"the runbook's concurrency key cannot be rendered from its parameters: {exc}"
     return ""
 
@@ -262,35 +261,15 @@ def restore_version(runbook: Runbook, version: RunbookVersion, actor: trail.Acto
 def enqueue_on_commit(executions: list[Execution]) -> None:
     """Ring the broker's doorbell once the rows are committed. The row is the
     work; a failed publish leaves it `queued` for the sweep to re-enqueue."""
-    notify.runs_created(executions)  # runs awaiting approval: tell who subscribed
+    signals.runs_created.send(sender=Execution, executions=executions)  # e.g. runs awaiting approval: notify
     jobs = [(str(e.id), e.version.queue) for e in executions if e.status == Status.QUEUED]
     if jobs:
         transaction.on_commit(lambda: publish(jobs), robust=True)
 
 
-# After a failed publish this process leaves the broker alone for a few
-# seconds: every request would otherwise pay the failed connect again. The
-# executions stay queued and the sweep sends them.
-PUBLISH_PAUSE_SECONDS = 5.0
-_broker_down_until = 0.0
-
-
 def publish(jobs: list[tuple[str, str]]) -> None:
-    global _broker_down_until
-    from runbooks.tasks import run_execution
-
-    if time.monotonic() < _broker_down_until:
-        log.info("broker recently unavailable: %d execution(s) left queued for the sweep", len(jobs))
-        return
-    for done, (execution_id, queue) in enumerate(jobs):
-        try:
-            run_execution.apply_async((execution_id,), queue=queue, retry=False)
-        except Exception:  # the broker is down: the rest would fail the same way
-            _broker_down_until = time.monotonic() + PUBLISH_PAUSE_SECONDS
-            log.warning(
-                "broker unavailable: %d execution(s) left queued for the sweep", len(jobs) - done, exc_info=True
-            )
-            return
+    """Ring for each `(execution id, queue)`; a failed publish leaves it queued."""
+    core_publish.publish("runbooks.run_execution", [((pk,), queue) for pk, queue in jobs], "execution(s)")
 
 
 def cancel(execution: Execution, actor: trail.Actor, request=None) -> bool:

@@ -1,17 +1,29 @@
-"""Rules on what a runbook may declare, for every caller: the API, the
-runbook form and the importer (which validates through the API's
-serializer). Plain values in; a refusal names the field and its kind."""
+"""Every rule a runbook must pass to be saved, for every caller: the API's
+serializer, the runbook form and the importer (runbooks/manifest.py). Plain
+values in; a refusal names each field and its kind (core.errors.Refused):
+"invalid" (400) or "forbidden" (403, the caller's role)."""
+
+import re
 
 from accounts import roles
-from runbooks.models import Network
+from core import templating
+from core.errors import FORBIDDEN, Refused, collect, refusing
+from runbooks import parameters as params
+from runbooks import secret_store
+from runbooks.models import Network, Runbook, RunbookVersion
 
+__all__ = ["MAX_SCRIPT", "QUEUE_NAME", "Refused", "network", "runbook"]
 
-class Refused(Exception):
-    """`kind`: "invalid" (400) or "forbidden" (403, the caller's role)."""
-
-    def __init__(self, message: str, field: str, kind: str = "invalid"):
-        super().__init__(message)
-        self.message, self.field, self.kind = message, field, kind
+QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+MAX_SCRIPT = 256 * 1024
+# (low, high) of each whole-number field, and its default where it has one.
+RANGES = {
+    "timeout_seconds": (1, 86400),
+    "max_attempts": (1, 10),
+    "retry_backoff_seconds": (0, 86400),
+    "concurrency_limit": (0, 1000),
+}
 
 
 def network(value: str, user, current: str | None) -> str:
@@ -24,6 +36,161 @@ def network(value: str, user, current: str | None) -> str:
     admin = user is not None and roles.may(user, "set_host_network")
     if value == Network.HOST and current != Network.HOST and not admin:
         raise Refused(
-            "Only an admin may give a runbook the worker's own network (network: host).", "network", "forbidden"
+            "Only an admin may give a runbook the worker's own network (network: host).", "network", FORBIDDEN
         )
     return value
+
+
+def parameters(value) -> dict:
+    with refusing("parameters", params.ParameterError):
+        params.check_schema(value)
+    return value
+
+
+def concurrency_key(value: str) -> str:
+    with refusing("concurrency_key", templating.RenderError):
+        templating.check({"concurrency_key": value})
+    return value
+
+
+def secret_names(value: list) -> list:
+    for name in value:
+        problem = secret_store.name_problem(name)
+        if problem:
+            raise Refused(problem, "secrets")
+    if len(set(value)) != len(value):
+        raise Refused("a secret is named twice", "secrets")
+    return value
+
+
+def queue(value: str) -> str:
+    if value and not QUEUE_NAME.match(value):
+        raise Refused("queue names are lower-case letters, digits, '_', '.', '-'", "queue")
+    return value
+
+
+def _text(data: dict, field: str, max_length: int, required: bool = False) -> None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise Refused("This field is required.", field)
+        return
+    if not isinstance(value, str):
+        raise Refused("Not a valid string.", field)
+    if required and not value.strip():
+        raise Refused("This field may not be blank.", field)
+    if len(value) > max_length:
+        raise Refused(f"Ensure this field has no more than {max_length} characters.", field)
+
+
+def _whole(data: dict, field: str) -> None:
+    value = data.get(field)
+    if value is None:
+        return
+    low, high = RANGES[field]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Refused("A valid integer is required.", field)
+    if not low <= value <= high:
+        raise Refused(f"must be between {low} and {high}", field)
+
+
+def _choice(data: dict, field: str, choices) -> None:
+    value = data.get(field)
+    if value is not None and value not in choices:
+        raise Refused(f'"{value}" is not a valid choice.', field)
+
+
+def _strings(data: dict, field: str, max_items: int | None, max_length: int, choices=None) -> None:
+    value = data.get(field)
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise Refused("a list of strings", field)
+    if max_items is not None and len(value) > max_items:
+        raise Refused(f"Ensure this field has no more than {max_items} elements.", field)
+    for item in value:
+        if len(item) > max_length:
+            raise Refused(f"Ensure each has no more than {max_length} characters.", field)
+        if choices is not None and item not in choices:
+            raise Refused(f'"{item}" is not a valid choice.', field)
+
+
+def _flag(data: dict, field: str) -> None:
+    if data.get(field) is not None and not isinstance(data[field], bool):
+        raise Refused("Must be a valid boolean.", field)
+
+
+def _slug(data: dict, instance) -> None:
+    value = data.get("slug")
+    if value is None:
+        return
+    if not isinstance(value, str) or not SLUG.match(value) or len(value) > 64:
+        raise Refused("a slug of letters, digits, '-' and '_', at most 64", "slug")
+    if Runbook.objects.filter(slug=value).exclude(pk=getattr(instance, "pk", None)).exists():
+        raise Refused("a runbook with this slug exists", "slug")
+
+
+def runbook(data: dict, instance: Runbook | None = None, user=None) -> dict:
+    """Check a whole runbook as a save would write it (`instance`: the one it
+    changes, or None); returns the fields with the defaults of what was left
+    out, or raises Refused with every problem at once."""
+    checks = [
+        lambda: _slug(data, instance),
+        lambda: _text(data, "name", 100, required=True),
+        lambda: _text(data, "description", 10**6),
+        lambda: _strings(data, "tags", 20, 50),
+        lambda: _text(data, "team", 100),
+        lambda: _choice(data, "kind", RunbookVersion.Kind.values) if "kind" in data else _missing("kind"),
+        lambda: _text(data, "script", MAX_SCRIPT, required=True),
+        lambda: _strings(data, "secrets", None, 100),
+        lambda: _text(data, "queue", 64),
+        lambda: _text(data, "message", 200),
+        lambda: _strings(data, "retry_on", 3, 20, choices=Runbook.RETRYABLE),
+        lambda: _text(data, "concurrency_key", 200),
+        lambda: _choice(data, "on_concurrency_limit", Runbook.OnLimit.values),
+        lambda: _flag(data, "requires_approval"),
+        lambda: _flag(data, "protected"),
+        *[lambda field=field: _whole(data, field) for field in RANGES],
+    ]
+    collect(checks)
+    cleaned = {
+        "description": "",
+        "tags": [],
+        "team": "",
+        "parameters": {},
+        "timeout_seconds": 300,
+        "secrets": [],
+        "queue": "",
+        "network": "",
+        **data,
+    }
+    for field in ("name", "description", "team", "queue", "message", "concurrency_key"):
+        if isinstance(cleaned.get(field), str):  # as the API's text fields: surrounding blanks go
+            cleaned[field] = cleaned[field].strip()
+    rules = [
+        lambda: parameters(cleaned["parameters"]) if isinstance(cleaned["parameters"], dict) else _not_object(),
+        lambda: secret_names(cleaned["secrets"]),
+        lambda: queue(cleaned["queue"]),
+        lambda: concurrency_key(cleaned["concurrency_key"]) if cleaned.get("concurrency_key") else None,
+        lambda: _network(cleaned, instance, user),
+    ]
+    collect(rules)
+    problems = secret_store.scope_problems(instance, cleaned["secrets"])
+    if problems:
+        raise Refused(problems=[("secrets", problem) for problem in problems])
+    return cleaned
+
+
+def _network(cleaned: dict, instance, user) -> None:
+    if not cleaned["network"]:
+        return
+    latest = (instance.pending_version or instance.current_version) if instance is not None else None
+    network(cleaned["network"], user, latest.network if latest else None)
+
+
+def _missing(field: str):
+    raise Refused("This field is required.", field)
+
+
+def _not_object():
+    raise Refused("parameters must be a JSON object", "parameters")

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from core.workers import worker_command
 from tests.factories import api_token, make_user
 
 # The recorded payloads live in the checkout, beside this file: a fresh clone
@@ -102,24 +103,12 @@ class WorkerProcess:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "a")  # noqa: SIM115  (open for the worker's whole life)
         self.proc = subprocess.Popen(
-            [
+            worker_command(
                 sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                ",".join(queues),
-                "--concurrency",
-                str(concurrency),
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "INFO",
-                "-n",
+                queues,
                 self.name,
-            ],
+                *("--concurrency", str(concurrency), "--without-mingle", "--without-gossip", "--loglevel", "INFO"),
+            ),
             cwd=settings.BASE_DIR,
             env=child_env(**env),
             stdout=self._log,

@@ -1,9 +1,10 @@
-"""The dashboard's four charts, from the numbers webui/stats.py counted."""
+"""The dashboard's four charts, from the numbers reports/stats.py counted."""
 
 from django.urls import reverse
 from django.utils import timezone
 
-from webui import charts, stats
+from reports import stats
+from webui import charts
 
 
 def build(hours, rates, delays, noisy) -> dict:

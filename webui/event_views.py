@@ -15,10 +15,12 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import actor_of
 from events import backtest, breaker, services, snippets
-from events.api import SourceSerializer, test_document, webhook_url
+from events.api import SourceSerializer, test_document
 from events.filters import BindingFilter
-from events.models import Binding, Event, Schedule, Source
+from events.models import Binding, Event, Source
 from events.samples import sample_event
+from notifications import subscribed
+from runbooks.models import Schedule
 from webui.access import role_required
 from webui.filters import list_page
 from webui.forms import BindingForm, BindingTestForm, SourceForm
@@ -32,8 +34,8 @@ def _source_page(request, source: Source, token: str | None, status: int = 200):
             "source": source,
             "token": token,
             "last_event": services.last_event(source),
-            "webhook_url": webhook_url(source),
-            "snippet": snippets.for_source(source, webhook_url(source), token),
+            "webhook_url": source.webhook_url(),
+            "snippet": snippets.for_source(source, source.webhook_url(), token),
             "served_from": _served_from(request),
             "default_grace_minutes": services.DEFAULT_GRACE_MINUTES,
             "max_grace_minutes": services.MAX_GRACE_MINUTES,
@@ -169,7 +171,7 @@ def binding_new(request):
     )
     form = BindingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        binding = services.save_binding(form.serializer, actor_of(request), request=request)
+        binding = services.save_binding(None, form.values, actor_of(request), request=request)
         return _after_saving(request, binding, "created")
     return render(request, "webui/binding_form.html", {"form": form})
 
@@ -179,7 +181,7 @@ def binding_edit(request, pk):
     binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)
     form = BindingForm(request.POST or None, initial=BindingForm.initial_of(binding), binding=binding)
     if request.method == "POST" and form.is_valid():
-        binding = services.save_binding(form.serializer, actor_of(request), request=request)
+        binding = services.save_binding(binding, form.values, actor_of(request), request=request)
         return _after_saving(request, binding, "saved")
     return render(request, "webui/binding_form.html", {"form": form, "binding": binding})
 
@@ -213,7 +215,7 @@ def binding_delete(request, pk):
         {
             "binding": binding,
             "runs": binding.executions.count(),
-            "subscriptions": services.subscriptions_of(binding),
+            "subscriptions": subscribed.count_for_binding(binding),
         },
     )
 

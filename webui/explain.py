@@ -36,7 +36,7 @@ def _reason(binding: Binding, matched: bool, reason: str, ran: list, event: Even
 
 def bindings_for_event(event: Event, executions: list[Execution]) -> list[Verdict]:
     """Every enabled binding that can see the event's source, matched now."""
-    document = services.event_context(event)
+    document = event.context()
     by_binding: dict = {}
     for execution in executions:
         by_binding.setdefault(execution.binding_id, []).append(execution)

@@ -12,14 +12,15 @@ from django.contrib.auth import get_user_model, password_validation
 
 from accounts import validation as account_validation
 from accounts.roles import ROLES
-from config import storable
-from events import matching
-from events.api import BindingSerializer
+from core import storable
+from core.errors import Refused
+from events import matching, validation
 from events.models import Binding, DedupEntry, Source
 from runbooks import parameters as params
 from runbooks import secret_store
-from runbooks.api import MAX_SCRIPT, RunbookSerializer
+from runbooks import validation as runbook_validation
 from runbooks.models import DEFAULT_NETWORK, Network, Runbook, RunbookVersion, Secret
+from runbooks.validation import MAX_SCRIPT
 
 # An uploaded script's kind comes from its extension.
 UPLOAD_KINDS = {".py": RunbookVersion.Kind.PYTHON, ".sh": RunbookVersion.Kind.SHELL}
@@ -159,13 +160,15 @@ class RunbookForm(forms.Form):
             self.add_error("script", "Write a script or upload one.")
         if self.errors:
             return cleaned
-        # The API's rules, so the form and the API accept the same runbooks.
+        # runbooks/validation.py's rules, the API's too, so the form and the
+        # API accept the same runbooks.
         fields = ("name", "description", "team", "tags", "kind", "script", "parameters", "timeout_seconds")
         data = {name: cleaned[name] for name in (*fields, "queue", "secrets", "network")}
-        serializer = RunbookSerializer(instance=self.runbook, data=data, context={"user": self.user})
-        if not serializer.is_valid():
-            for field, errors in serializer.errors.items():
-                self.add_error(field if field in self.fields else None, _messages(errors))
+        try:
+            runbook_validation.runbook(data, self.runbook, self.user)
+        except runbook_validation.Refused as exc:
+            for field, messages in exc.by_field().items():
+                self.add_error(field if field in self.fields else None, messages)
         return cleaned
 
     def runbook_data(self) -> dict:
@@ -174,15 +177,6 @@ class RunbookForm(forms.Form):
         data = {name: self.cleaned_data[name] for name in names}
         data.update({name: self.cleaned_data[name] for name in RunbookVersion.CONTENT_FIELDS})
         return data
-
-
-def _messages(errors) -> list[str]:
-    """DRF's errors of one field (a list, or a dict by list index) as texts."""
-    if isinstance(errors, dict):
-        return [f"{key}: {m}" for key, value in errors.items() for m in _messages(value)]
-    if isinstance(errors, list):
-        return [m for item in errors for m in _messages(item)]
-    return [str(errors)]
 
 
 class ParametersForm(forms.Form):
@@ -457,9 +451,9 @@ MATCH_EXAMPLE = (
 
 
 class BindingForm(forms.Form):
-    """Create or edit a binding. The rules are the API's: the form hands what
-    it parsed to BindingSerializer, so the page and the API accept exactly
-    the same bindings."""
+    """Create or edit a binding. The rules are events/validation.py's, the
+    API's too, so the page and the API accept exactly the same bindings;
+    `fields` is what the save writes (services.save_binding)."""
 
     name = forms.CharField(max_length=100)
     source = forms.ChoiceField(required=False, help_text="Only events of this source, or of any source.")
@@ -513,7 +507,7 @@ class BindingForm(forms.Form):
 
     def __init__(self, *args, binding=None, **kwargs):
         self.binding = binding
-        self.serializer = None
+        self.values = None
         super().__init__(*args, **kwargs)
         self.fields["source"].choices = [("", "any source")] + [
             (s.slug, f"{s.name} ({s.slug})") for s in Source.objects.order_by("name").only("slug", "name")
@@ -524,7 +518,7 @@ class BindingForm(forms.Form):
     @classmethod
     def initial_of(cls, binding) -> dict:
         """The form's values for an existing binding: what the API shows of it."""
-        data = BindingSerializer(binding).data
+        data = binding.audit_state()
         initial = {name: data[name] for name in cls.base_fields}
         initial["source"] = initial["source"] or ""
         return initial
@@ -541,13 +535,20 @@ class BindingForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        # The API's rules, so the form and the API accept the same bindings.
-        data = {name: cleaned[name] for name in self.base_fields}
-        data["source"] = data["source"] or None
-        self.serializer = BindingSerializer(instance=self.binding, data=data)
-        if not self.serializer.is_valid():
-            for field, errors in self.serializer.errors.items():
-                self.add_error(field if field in self.fields else None, _messages(errors))
+        values = {name: cleaned[name] for name in self.base_fields}
+        values["source"] = Source.objects.filter(slug=cleaned["source"]).first() if cleaned["source"] else None
+        values["runbook"] = Runbook.objects.filter(slug=cleaned["runbook"]).first()
+        if cleaned["source"] and values["source"] is None:
+            self.add_error("source", "This source no longer exists.")
+        if values["runbook"] is None:
+            self.add_error("runbook", "This runbook no longer exists.")
+        if self.errors:
+            return cleaned
+        try:
+            self.values = validation.binding(values)
+        except Refused as exc:
+            for field, messages in exc.by_field().items():
+                self.add_error(field if field in self.fields else None, messages)
         return cleaned
 
 

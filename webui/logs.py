@@ -45,7 +45,7 @@ def before(execution: Execution, n: int) -> dict:
 
 
 def with_html(page: dict) -> dict:
-    """A page from runbooks.api.log_page, its lines ready for the template."""
+    """A page from runbooks.logs.log_page, its lines ready for the template."""
     _with_html(page["lines"])
     return page
 

@@ -19,7 +19,7 @@ from accounts.authentication import actor_of
 from runbooks import parameters as params
 from runbooks import review, secret_store, services
 from runbooks.filters import RunbookFilter
-from runbooks.models import Execution, Runbook, RunbookVersion, Secret
+from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion, Secret
 from webui import diff
 from webui.access import forbidden_page, role_required
 from webui.filters import list_page
@@ -114,7 +114,7 @@ def runbook_edit(request, slug):
         "protected": runbook.protected,
         **latest.fields(),
     }
-    if initial["queue"] == "steward":
+    if initial["queue"] == DEFAULT_QUEUE:
         initial["queue"] = ""
     form = RunbookForm(request.POST or None, request.FILES or None, initial=initial, runbook=runbook, user=request.user)
     if runbook.protected and not roles.may(request.user, "unprotect_runbooks"):

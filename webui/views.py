@@ -10,11 +10,12 @@ from django.views.decorators.http import require_POST
 from accounts.authentication import actor_of
 from events.filters import EventFilter, SourceFilter
 from events.models import Binding, Event, Source
+from reports import stats
 from runbooks import approvals, services
-from runbooks.api import log_page
 from runbooks.filters import ExecutionFilter
+from runbooks.logs import log_page
 from runbooks.models import Execution, Runbook
-from webui import dashboard_charts, explain, logs, stats, timeline
+from webui import dashboard_charts, explain, logs, timeline
 from webui.access import forbidden_page, role_required
 from webui.filters import list_page
 from webui.htmx import fragment

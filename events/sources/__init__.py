@@ -1,12 +1,10 @@
-"""Adapters by source kind (see base.py for what a module provides). The
-API offers exactly these kinds."""
+"""The one registry of source kinds (see base.py for what an adapter
+provides): the API's and the filters' choices, the OpenAPI enum and the
+pages read it."""
 
 from events.sources import alertmanager, generic, grafana, pagerduty, sns
 
 ADAPTERS = {
-    "alertmanager": alertmanager,
-    "grafana": grafana,
-    "pagerduty": pagerduty,
-    "sns": sns,
-    "generic": generic,
+    adapter.kind: adapter()
+    for adapter in (alertmanager.Alertmanager, grafana.Grafana, pagerduty.PagerDuty, sns.Sns, generic.Generic)
 }

@@ -1,7 +1,7 @@
 """Prometheus Alertmanager's webhook (version 4): every alert of the group
 becomes one event, firing or resolved."""
 
-from events.sources.base import NormalizedEvent, PayloadError, check_count, normalize_status, string_map, text
+from events.sources.base import Adapter, NormalizedEvent, PayloadError, check_count, normalize_status, string_map, text
 
 GROUP_FIELDS = (
     "receiver",
@@ -82,3 +82,10 @@ def parse_group(body, group_fields: tuple, tool: str) -> list[NormalizedEvent]:
             )
         )
     return events
+
+
+class Alertmanager(Adapter):
+    kind = "alertmanager"
+    SAMPLE = SAMPLE
+    parse = staticmethod(parse)
+    occurrence = staticmethod(occurrence)

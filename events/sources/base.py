@@ -1,21 +1,23 @@
 """What every monitoring tool's adapter does. One module per tool
-(alertmanager.py, grafana.py, ...), registered in `ADAPTERS`, exposing:
+(alertmanager.py, grafana.py, ...), each ending in an `Adapter` subclass
+registered in `ADAPTERS` (the one list of kinds). `Adapter` gives every
+optional part its default, so callers never probe for it:
 
 - `parse(body, source) -> list[NormalizedEvent]`: the decoded JSON body into
   events (none, one or several); raises PayloadError (400).
-- `verify(request, raw_body, source)`, optional: the tool's signature, checked
+- `verify(request, raw_body, source)`, optional (default: nothing to check): the tool's signature, checked
   before parsing; raises SignatureError (401). The source's token has already
   been checked.
-- `control(request, body, source) -> dict | None`, optional: answers messages
+- `control(request, body, source) -> dict | None`, optional (default None): answers messages
   that are about the subscription rather than alerts (SNS confirmations);
   a dict is the 200 answer and nothing is stored.
-- `delivery_id(request, body) -> str`, optional: the tool's id of this
+- `delivery_id(request, body) -> str`, optional (default ""): the tool's id of this
   delivery, so a retry of it is stored only once.
-- `occurrence(event) -> str`, optional: which firing of an alert an event
+- `occurrence(event) -> str`, optional (default ""): which firing of an alert an event
   is, for tools that re-send alerts still firing (Alertmanager, Grafana): a
   binding runs once per occurrence (events/dedup.py).
-- `EXTRA_CONTENT_TYPES`, optional: content types accepted besides JSON.
-- `AUTH_SCHEME`, optional: the scheme named in a 401's WWW-Authenticate.
+- `EXTRA_CONTENT_TYPES`, optional (default none): content types accepted besides JSON.
+- `AUTH_SCHEME`, optional (default Bearer): the scheme named in a 401's WWW-Authenticate.
 - `SAMPLE`: a body of this kind holding one firing alert, which the source
   page's "Send a test alert" feeds through `parse` (events/services.py: send_test_alert).
 
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from config import storable
+from core import storable
 
 MAX_NAME = 255
 MAX_FINGERPRINT = 128
@@ -166,3 +168,28 @@ def any_signature_matches(expected_hex: str, candidates: list[str]) -> bool:
     if not all(_SHA256_HEX.fullmatch(c) for c in candidates):
         raise SignatureError("a signature is not 64 hexadecimal digits")
     return any([hmac.compare_digest(expected_hex, c.lower()) for c in candidates])
+
+
+class Adapter:
+    """One source kind. A subclass names its `kind` and `SAMPLE` and gives
+    `parse`; the rest has a default for the kinds that need none."""
+
+    kind: str
+    SAMPLE: dict
+    AUTH_SCHEME = "Bearer"
+    EXTRA_CONTENT_TYPES: tuple[str, ...] = ()
+
+    def parse(self, body, source) -> list[NormalizedEvent]:
+        raise NotImplementedError
+
+    def verify(self, request, raw_body: bytes, source) -> None:
+        """No signature beyond the source's token."""
+
+    def control(self, request, body, source) -> dict | None:
+        return None
+
+    def delivery_id(self, request, body) -> str:
+        return ""
+
+    def occurrence(self, event) -> str:
+        return ""

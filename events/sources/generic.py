@@ -16,6 +16,7 @@ import time
 from events import paths
 from events.credentials import presented_token
 from events.sources.base import (
+    Adapter,
     NormalizedEvent,
     PayloadError,
     SignatureError,
@@ -204,3 +205,10 @@ def _labels(value, what: str, tags_allowed: bool) -> dict:
         pairs = (tag.strip().partition(":") for tag in value if tag.strip())
         return {key: val for key, _, val in pairs}
     return string_map(value, what)
+
+
+class Generic(Adapter):
+    kind = "generic"
+    SAMPLE = SAMPLE
+    parse = staticmethod(parse)
+    verify = staticmethod(verify)

@@ -7,7 +7,7 @@ in the event's payload as sent, and the notification's (`orgId`, `state`,
 
 from events.sources.alertmanager import GROUP_FIELDS as ALERTMANAGER_GROUP_FIELDS
 from events.sources.alertmanager import occurrence, parse_group
-from events.sources.base import NormalizedEvent
+from events.sources.base import Adapter, NormalizedEvent
 
 GROUP_FIELDS = (*ALERTMANAGER_GROUP_FIELDS, "orgId", "state", "title", "message")
 # Grafana re-sends a group's alerts as Alertmanager does, with startsAt.
@@ -49,3 +49,10 @@ SAMPLE = {
 
 def parse(body, source) -> list[NormalizedEvent]:
     return parse_group(body, GROUP_FIELDS, tool="a Grafana")
+
+
+class Grafana(Adapter):
+    kind = "grafana"
+    SAMPLE = SAMPLE
+    parse = staticmethod(parse)
+    occurrence = staticmethod(occurrence)

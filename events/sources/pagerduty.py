@@ -12,6 +12,7 @@ retry is stored once.
 """
 
 from events.sources.base import (
+    Adapter,
     NormalizedEvent,
     PayloadError,
     SignatureError,
@@ -122,3 +123,11 @@ def _get(obj, *keys) -> str:
     for key in keys:
         obj = obj.get(key) if isinstance(obj, dict) else None
     return text(obj)
+
+
+class PagerDuty(Adapter):
+    kind = "pagerduty"
+    SAMPLE = SAMPLE
+    parse = staticmethod(parse)
+    verify = staticmethod(verify)
+    delivery_id = staticmethod(delivery_id)

@@ -37,7 +37,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from audit import trail
-from events.sources.base import NormalizedEvent, PayloadError, SignatureError, UpstreamError, decode_json, text
+from events.sources.base import Adapter, NormalizedEvent, PayloadError, SignatureError, UpstreamError, decode_json, text
 
 EXTRA_CONTENT_TYPES = ("text/plain",)  # SNS's own content type for JSON
 AUTH_SCHEME = "Basic"  # SNS sends the URL's credentials only after this challenge
@@ -162,7 +162,7 @@ def _certificate(url) -> x509.Certificate:
         raise SignatureError("SigningCertURL must be https on sns.<region>.amazonaws.com")
     key = "steward:sns-cert:" + hashlib.sha256(url.encode()).hexdigest()
     cached = cache.get(key)
-    # Kept as PEM text: the cache holds only JSON (config/caches.py).
+    # Kept as PEM text: the cache holds only JSON (core/caches.py).
     fetched = not isinstance(cached, str)
     pem = fetch(url) if fetched else cached.encode("ascii", "replace")
     try:
@@ -283,3 +283,14 @@ def _region_of(arn: str) -> str:
     """us-east-1 from arn:aws:cloudwatch:us-east-1:123456789012:alarm:name."""
     parts = arn.split(":")
     return parts[3] if len(parts) > 3 else ""
+
+
+class Sns(Adapter):
+    kind = "sns"
+    SAMPLE = SAMPLE
+    AUTH_SCHEME = AUTH_SCHEME
+    EXTRA_CONTENT_TYPES = EXTRA_CONTENT_TYPES
+    parse = staticmethod(parse)
+    verify = staticmethod(verify)
+    control = staticmethod(control)
+    delivery_id = staticmethod(delivery_id)

@@ -7,7 +7,7 @@ import json
 
 from django.conf import settings
 
-from config import crypto
+from core import crypto
 from notifications import transport
 from notifications.models import EventKind
 

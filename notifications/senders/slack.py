@@ -3,7 +3,7 @@ notifications and old clients, `blocks` for the layout."""
 
 import json
 
-from config import crypto
+from core import crypto
 from notifications import transport
 
 EMOJI = {"info": ":information_source:", "warning": ":hourglass:", "error": ":x:", "critical": ":rotating_light:"}

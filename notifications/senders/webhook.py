@@ -8,7 +8,7 @@ import hmac
 import json
 import time
 
-from config import crypto
+from core import crypto
 from notifications import transport
 
 

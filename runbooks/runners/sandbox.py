@@ -31,7 +31,7 @@ class Limits:
 
     `processes` (RLIMIT_NPROC) counts every process of the user on the
     machine, not of this run: it is set only when the runbook runs as a user
-    of its own (see runbooks.execution.spec_for), never as the worker's user.
+    of its own (see runbooks.worker.spec_for), never as the worker's user.
     """
 
     cpu_seconds: int | None = None  # default: the timeout + 10 s (process.run)

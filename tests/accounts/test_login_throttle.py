@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory, override_settings
 from accounts import services
 from accounts.validation import AccountRefused
 from audit import trail
-from config.clients import client_address
+from core.clients import client_address
 from tests.factories import PASSWORD, make_user
 
 LOGIN = "/accounts/login/"

@@ -6,7 +6,7 @@ import threading
 
 from kombu import Connection
 
-from config.broker import Transport
+from core.broker import Transport
 
 
 def _connection(folder):

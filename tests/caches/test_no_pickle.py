@@ -51,10 +51,10 @@ def backend_settings(kind: str) -> dict:
     if kind == "redis":
         if settings.CACHE_URL.startswith(("redis://", "rediss://")):
             return settings.CACHES["default"]  # the configured cache itself
-        return {"BACKEND": "config.caches.RedisCache", "LOCATION": redis_url()}
+        return {"BACKEND": "core.caches.RedisCache", "LOCATION": redis_url()}
     if "DatabaseCache" in settings.CACHES["default"]["BACKEND"]:
         return settings.CACHES["default"]
-    return {"BACKEND": "config.caches.DatabaseCache", "LOCATION": "steward_cache"}
+    return {"BACKEND": "core.caches.DatabaseCache", "LOCATION": "steward_cache"}
 
 
 class Planter:
@@ -148,7 +148,7 @@ def test_every_key_steward_caches_refuses_a_planted_pickle(store, payload, caplo
         assert cache.get(keys["SNS certificates"][0]) is None
         assert cache.get_many(keys["SNS certificates"]) == {}
     assert not marker.exists(), "a planted pickle was unpickled"
-    refused = [r.getMessage() for r in caplog.records if r.name == "config.caches"]
+    refused = [r.getMessage() for r in caplog.records if r.name == "core.caches"]
     for what, names in keys.items():
         if what in ("rate limit", "login throttle") and store.kind == "redis":
             continue  # Redis's INCR itself refuses a value that is not a number (checked below)
@@ -205,14 +205,14 @@ def test_a_password_in_the_cache_url_authenticates_to_redis():
 
     try:
         with override_settings(
-            CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": location(password)}}
+            CACHES={"default": {"BACKEND": "core.caches.RedisCache", "LOCATION": location(password)}}
         ):
             caches["default"].set("steward:test:auth", "yes", 30)
             assert caches["default"].get("steward:test:auth") == "yes"
             caches["default"].delete("steward:test:auth")
         with (
             override_settings(
-                CACHES={"default": {"BACKEND": "config.caches.RedisCache", "LOCATION": location("not-the-password")}}
+                CACHES={"default": {"BACKEND": "core.caches.RedisCache", "LOCATION": location("not-the-password")}}
             ),
             pytest.raises(redis_lib.AuthenticationError),
         ):

@@ -9,7 +9,7 @@ from config.celery import app
 
 
 def test_beat_has_no_schedule_so_no_deployment_starts_it():
-    # The periodic work runs in each worker's agent thread (runbooks/worker_agent.py).
+    # The periodic work runs in each worker's agent thread (ops/worker_agent.py).
     assert not app.conf.beat_schedule
     compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
     commands = {name: " ".join(service.get("command", [])) for name, service in compose["services"].items()}

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_header, env_networks
+from core.env import env_header, env_networks
 
 SETTINGS_FILE = Path(settings.BASE_DIR) / "config" / "settings.py"
 

@@ -26,7 +26,7 @@ def settings_in_a_fresh_process(**env) -> dict:
 
 def test_settings_pick_the_json_caches_and_read_passwords_from_urls_and_files(tmp_path):
     on_database = settings_in_a_fresh_process(SECRET_KEY="k")
-    assert on_database["cache"]["BACKEND"] == "config.caches.DatabaseCache"
+    assert on_database["cache"]["BACKEND"] == "core.caches.DatabaseCache"
     url_file = tmp_path / "cache_url"
     url_file.write_text("redis://steward_cache:p%40ss@127.0.0.1:6379/3\n")
     key_file = tmp_path / "secret_key"
@@ -37,8 +37,8 @@ def test_settings_pick_the_json_caches_and_read_passwords_from_urls_and_files(tm
         DATABASE_URL="postgres://steward:db%2Fpw@127.0.0.1:5432/steward",
         SECRET_KEY_FILE=str(key_file),
     )
-    assert on_redis["cache"]["BACKEND"] == "config.caches.RedisCache"
-    assert on_redis["cache"]["OPTIONS"]["serializer"] == "config.caches.JSONSerializer"
+    assert on_redis["cache"]["BACKEND"] == "core.caches.RedisCache"
+    assert on_redis["cache"]["OPTIONS"]["serializer"] == "core.caches.JSONSerializer"
     assert on_redis["cache"]["LOCATION"] == "redis://steward_cache:p%40ss@127.0.0.1:6379/3"
     assert on_redis["broker"] == "redis://:broker-pw@127.0.0.1:6379/2"
     assert on_redis["database"] == "db/pw"

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from audit.models import AuditEntry
 from events.models import Binding, Event
-from runbooks.execution import finish
 from runbooks.models import Execution
 from runbooks.runners.process import Outcome
+from runbooks.worker import finish
 from tests.factories import make_binding, make_runbook, make_source
 
 pytestmark = pytest.mark.django_db

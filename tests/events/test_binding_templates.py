@@ -8,7 +8,7 @@ import pytest
 
 from audit import trail
 from audit.models import AuditEntry
-from events import rendering
+from core import templating
 from runbooks.models import Execution
 from tests.events.helpers import load, post
 from tests.factories import HOST_SCHEMA, make_binding, make_runbook, make_source
@@ -91,8 +91,8 @@ def test_a_failing_concurrency_key_template_fails_that_binding_only(client, sour
 
 
 def test_any_exception_in_a_template_is_a_render_error_naming_it():
-    with pytest.raises(rendering.RenderError, match="ZeroDivisionError"):
-        rendering.render({"n": "{{ 1 // 0 }}"}, {"event": {}})
+    with pytest.raises(templating.RenderError, match="ZeroDivisionError"):
+        templating.render({"n": "{{ 1 // 0 }}"}, {"event": {}})
 
 
 TYPED_SCHEMA = {
@@ -178,11 +178,11 @@ def test_a_template_building_a_huge_value_fails_at_once(template):
     """Rendering runs in the webhook's request: one binding must not hold a
     web worker's CPU or memory for every alert it matches."""
     started = time.monotonic()
-    with pytest.raises(rendering.RenderError, match=r"too large|more than"):
-        rendering.render(template, {"event": {}})
+    with pytest.raises(templating.RenderError, match=r"too large|more than"):
+        templating.render(template, {"event": {}})
     assert time.monotonic() - started < 1.0
 
 
 def test_ordinary_arithmetic_and_repetition_still_render():
-    rendered = rendering.render("{{ 2 ** 10 }} {{ 'ab' * 3 }} {{ 6 * 7 }} {{ 'x'.center(5) }}", {})
+    rendered = templating.render("{{ 2 ** 10 }} {{ 'ab' * 3 }} {{ 6 * 7 }} {{ 'x'.center(5) }}", {})
     assert rendered == "1024 ababab 42   x  "

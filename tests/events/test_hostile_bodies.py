@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from audit.models import AuditEntry
-from config.env import env_int
+from core.env import env_int
 from events.models import Event
 from events.sources import base, sns
 from runbooks.models import Execution

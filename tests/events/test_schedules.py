@@ -7,9 +7,8 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from events import schedules
-from events.models import Schedule, ScheduledRun
-from runbooks.models import Execution
+from runbooks import schedules
+from runbooks.models import Execution, Schedule, ScheduledRun
 from tests.factories import HOST_SCHEMA, make_runbook
 
 pytestmark = pytest.mark.django_db

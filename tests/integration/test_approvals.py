@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from runbooks import reliability
+from ops import sweep
 from runbooks.models import Execution, LogLine
 from runbooks.tasks import run_execution
 from tests.factories import make_runbook, make_user
@@ -41,7 +41,7 @@ def test_an_expired_approval_never_runs_even_when_its_message_arrives(worker):
         status="awaiting_approval",
         created_at=timezone.now() - timedelta(hours=2),
     )
-    reliability.sweep()
+    sweep.sweep()
     execution.refresh_from_db()
     assert execution.status == "rejected" and execution.decision_reason == "approval expired"
     run_execution.apply_async((str(execution.pk),), queue="steward")

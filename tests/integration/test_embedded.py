@@ -33,7 +33,7 @@ def free_port() -> int:
 
 def processes_with(marker: str, supervisor: int | None = None) -> list[int]:
     """Pids whose environment names our private var dir: what the run started.
-    Steward's processes keep their environment to root (config/procfs.py),
+    Steward's processes keep their environment to root (core/procfs.py),
     so a test that is not root also takes the supervisor's descendants,
     found through /proc/<pid>/stat, which anyone may read."""
     pids, parents = set(), {}

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from audit import trail
+from core.workers import worker_command
 from runbooks import services
 from runbooks.models import Execution, LogLine, Worker
 from tests.conftest import child_env, wait_for
@@ -342,20 +343,12 @@ def test_the_worker_refuses_to_start_without_the_sandbox_unless_told_to_run_unco
     log = tmp_path / "refused.log"
     with open(log, "w") as out:
         refused = subprocess.run(
-            [
+            worker_command(
                 sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                f"q-{uuid.uuid4().hex[:8]}",
-                "-n",
+                [f"q-{uuid.uuid4().hex[:8]}"],
                 f"refused-{uuid.uuid4().hex[:6]}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+                *("--without-mingle", "--without-gossip"),
+            ),
             cwd=settings.BASE_DIR,
             env=child_env(STEWARD_BWRAP="/nonexistent/bwrap"),
             stdout=out,

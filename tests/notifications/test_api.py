@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEntry
-from config import crypto
+from core import crypto
 from gates.models import Gate
 from notifications.models import Channel, Delivery, Subscription
 from tests.factories import make_binding, make_runbook, make_user

@@ -15,8 +15,8 @@ from gates.models import Check, Gate
 from notifications import emit as notify
 from notifications import messages
 from notifications.models import Channel, Delivery, Subscription
-from runbooks import execution as runs
-from runbooks import reliability, services
+from runbooks import services
+from runbooks import worker as runs
 from runbooks.models import Execution
 from runbooks.runners.process import Outcome
 from tests.factories import make_binding, make_runbook, make_user
@@ -81,7 +81,7 @@ def test_a_failed_or_timed_out_run_notifies_run_failed_with_the_error(status):
 def test_a_lost_run_notifies_run_failed():
     runbook = make_runbook(slug="fix")
     subscribe(channel("ops"), ["run_failed"], runbook=runbook)
-    reliability.mark_lost(running(runbook), "Its worker w1 stopped responding.")
+    runs.mark_lost(running(runbook), "Its worker w1 stopped responding.")
     assert sent() == [("ops", "run_failed")]
     assert "stopped responding" in Delivery.objects.get().message["error"]
 

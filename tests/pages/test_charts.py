@@ -8,10 +8,11 @@ import pytest
 from django.utils import timezone
 
 from events.models import Event
+from reports import stats
 from runbooks.models import Execution
 from tests.factories import make_runbook, make_source
 from tests.pages.conftest import run_of
-from webui import charts, stats
+from webui import charts
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -11,12 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from events.models import AlertHour, Event
-from runbooks import reliability, rollups
+from ops import sweep
+from reports import rollups, stats
 from runbooks.models import Execution, RolledHour, RunHour
 from tests.factories import make_runbook, make_source
 from tests.pages.conftest import queries, run_of
 from tests.services import require_postgresql
-from webui import stats
 
 pytestmark = pytest.mark.django_db
 
@@ -177,7 +177,7 @@ def test_rollups_older_than_the_week_are_purged():
 def test_the_worker_sweep_rolls_up_the_previous_hour():
     now = timezone.now()
     history(now, [1])
-    assert reliability.sweep()["hours_rolled_up"] >= 1
+    assert sweep.sweep()["hours_rolled_up"] >= 1
     previous = rollups.hour_of(now) - rollups.HOUR
     assert RolledHour.objects.filter(hour=previous).exists()
     assert RunHour.objects.filter(hour=previous).exists()
@@ -237,14 +237,14 @@ def test_every_sweep_step_gives_way_to_a_table_lock_instead_of_deadlocking(caplo
     ) as other:
         other.execute("LOCK TABLE runbooks_execution IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
-        with caplog.at_level("INFO", logger="runbooks.reliability"):
-            done = reliability.sweep()
+        with caplog.at_level("INFO", logger="ops.sweep"):
+            done = sweep.sweep()
         assert time.monotonic() - started < 8
     assert done["requeued"] == 0 and done["lost"] == 0
     assert any("requeued yielded to a lock" in r.getMessage() for r in caplog.records)
     # The lock is gone: the next sweep runs every step, and the session's
     # lock_timeout is back to the server's default.
-    assert set(reliability.sweep()) == set(done)
+    assert set(sweep.sweep()) == set(done)
     with connection.cursor() as cursor:
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone()[0] == "0"

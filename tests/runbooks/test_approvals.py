@@ -9,10 +9,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from events import schedules
-from events.models import Schedule
-from runbooks import approvals, execution, reliability
-from runbooks.models import Execution
+from ops import sweep
+from runbooks import approvals, schedules
+from runbooks import worker as execution
+from runbooks.models import Execution, Schedule
 from tests.factories import make_binding, make_runbook, make_source, make_user
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +124,7 @@ def test_an_unanswered_request_expires_in_the_sweep_and_never_runs(requester, re
     young = post(requester, "/api/v1/runbooks/deploy/run/").json()["execution"]
     _age(execution_id, 3601)
     _age(young, 3500)
-    assert reliability.sweep()["approvals_expired"] == 1
+    assert sweep.sweep()["approvals_expired"] == 1
     expired = Execution.objects.get(pk=execution_id)
     assert expired.status == "rejected" and expired.decision == "expired"
     assert expired.decision_reason == "approval expired" and expired.decided_by is None

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from runbooks.management.commands import run_steward
+from ops.management.commands import run_steward
 from runbooks.runners import cgroups, namespaces, uids
 from tests.processes import folder_outside_tmp
 

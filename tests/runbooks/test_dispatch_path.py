@@ -12,8 +12,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from runbooks import execution as runs
-from runbooks import reliability
+from runbooks import worker as runs
 from runbooks.models import Execution
 from runbooks.runners import process
 from tests.conftest import wait_for
@@ -70,7 +69,7 @@ def test_a_run_lost_before_its_group_was_saved_leaves_no_process():
     left = orphan(row.pk)
     try:
         wait_for(lambda: os.path.exists(f"/proc/{left.pid}/environ"), what="the orphan")
-        assert reliability.mark_lost(Execution.objects.get(pk=row.pk), "test")
+        assert runs.mark_lost(Execution.objects.get(pk=row.pk), "test")
         assert left.wait(timeout=5) == -signal.SIGKILL
     finally:
         left.kill()

@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from runbooks import demo
+from ops import demo
 from runbooks.models import Runbook, RunbookVersion
 
 pytestmark = pytest.mark.django_db

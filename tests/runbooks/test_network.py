@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from audit import trail
-from runbooks import execution, services, validation
+from runbooks import services, validation
+from runbooks import worker as execution
 from runbooks.models import Runbook, RunbookVersion
 from tests.factories import api_token, make_runbook, make_user
 from tests.runbooks.test_manifest import write

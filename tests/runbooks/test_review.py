@@ -11,10 +11,8 @@ from django.utils import timezone
 
 from audit import trail
 from audit.models import AuditEntry
-from events import schedules
-from events.models import Schedule
-from runbooks import services
-from runbooks.models import Execution, Runbook, RunbookVersion
+from runbooks import schedules, services
+from runbooks.models import Execution, Runbook, RunbookVersion, Schedule
 from tests.factories import make_binding, make_runbook, make_source, make_user
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from audit import trail
 from audit.models import AuditEntry
-from config import crypto
+from core import crypto
 from runbooks import secret_store
 from runbooks.models import Secret
 from tests.factories import make_runbook, make_source

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from audit.models import AuditEntry
-from config import crypto
+from core import crypto
 from runbooks.models import Secret
 
 pytestmark = pytest.mark.django_db

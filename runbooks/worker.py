@@ -16,10 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
-from events import breaker
-from events.services import event_context
-from notifications import emit as notify
-from runbooks import secret_store, services
+from runbooks import secret_store, services, signals
 from runbooks.models import Execution, LogLine, Runbook
 from runbooks.runners import cgroups, namespaces, process, sandbox
 
@@ -139,7 +136,7 @@ def _record_started(row: Execution, worker: str) -> None:
             after={"status": "running", "host": HOST, "worker": worker},
         ),
     )
-    notify.run_started(row)
+    signals.execution_started.send(sender=Execution, execution=row)
 
 
 def _at_limit(row: Execution, runbook: Runbook) -> None:
@@ -261,9 +258,7 @@ def sandbox_limits(timeout_seconds: int, as_other_user: bool) -> sandbox.Limits:
 
 def event_document(event) -> dict:
     """The triggering event as the runbook reads it from STEWARD_EVENT."""
-    if event is None:
-        return {}
-    return {"id": str(event.id), "received_at": event.received_at.isoformat(), **event_context(event)}
+    return {} if event is None else event.document()
 
 
 def run(execution_id: str, worker: str = "") -> None:
@@ -288,38 +283,54 @@ def run(execution_id: str, worker: str = "") -> None:
 
 def finish(execution: Execution, outcome: process.Outcome) -> bool:
     """Record the outcome of a running execution; False if it was no longer
-    running (the reaper already marked it lost)."""
-    now = timezone.now()
+    running (the sweep already marked it lost)."""
+    return end(execution, outcome.status, outcome.error, exit_code=outcome.exit_code, result=outcome.result)
+
+
+def mark_lost(execution: Execution, why: str, now=None) -> bool:
+    """The run's worker went silent (or restarted during it): kill what is
+    left of it on this machine, then end it as lost."""
+    if execution.host == HOST and execution.started_at:
+        # Without a pgid (the run died before its first check-in saved it),
+        # by the execution id in any group.
+        process.kill_orphans(execution.pgid, str(execution.pk))
+    ended = end(execution, Status.LOST, f"Lost: {why} The runbook's outcome is unknown.", why=why, now=now)
+    if ended:
+        log.warning("execution %s lost: %s", execution.pk, why)
+    return ended
+
+
+def end(execution: Execution, status: str, error: str, *, exit_code=None, result=None, why: str = "", now=None) -> bool:
+    """The one way a running execution ends, finished by its worker or lost:
+    a conditional update from `running` (so the worker and the sweep cannot
+    both end it), its audit entry, `execution_ending` for the floors above
+    and any retry, in one transaction; then the next run waiting for its
+    slot goes, and `execution_finished` tells the breaker and the gates.
+    False if it had already ended."""
+    now = now or timezone.now()
+    lost = status == Status.LOST
+    fields = {"status": status, "error": error, "finished_at": now}
+    if not lost:
+        fields.update(exit_code=exit_code, result=result, heartbeat_at=now)
     with transaction.atomic():
-        updated = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
-            status=outcome.status,
-            exit_code=outcome.exit_code,
-            result=outcome.result,
-            error=outcome.error,
-            finished_at=now,
-            heartbeat_at=now,
-        )
-        if not updated:
+        if not Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(**fields):
             return False
+        after = {"error": why} if lost else {"status": status, "exit_code": exit_code}
+        action = "execution.lost" if lost else "execution.finished"
         trail.record(
-            trail.SYSTEM,
-            trail.Change(
-                "execution.finished",
-                "execution",
-                execution.pk,
-                before={"status": "running"},
-                after={"status": outcome.status, "exit_code": outcome.exit_code},
-            ),
+            trail.SYSTEM, trail.Change(action, "execution", execution.pk, before={"status": "running"}, after=after)
         )
-        execution.status = outcome.status
-        notify.run_finished(execution)
+        for name, value in fields.items():
+            setattr(execution, name, value)
+        signals.execution_ending.send(sender=Execution, execution=execution, status=status)
         retry = schedule_retry(execution)
     if retry is not None:
         services.enqueue_on_commit([retry])
     release_slot(execution.runbook, execution.concurrency_key)
-    breaker.record_outcome(execution)
-    started = execution.started_at or now
-    log.info("execution %s %s in %.2fs", execution.pk, outcome.status, (now - started).total_seconds())
+    signals.execution_finished.send(sender=Execution, execution=execution, status=status)
+    if not lost:
+        started = execution.started_at or now
+        log.info("execution %s %s in %.2fs", execution.pk, status, (now - started).total_seconds())
     return True
 
 

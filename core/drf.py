@@ -12,7 +12,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import pagination, routers, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.relations import MANY_RELATION_KWARGS
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import Refused
+from core.errors import status_of as errors_status_of
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
@@ -128,7 +132,7 @@ for _field_class, _accepts in JSON_TYPES.items():
 
 # An unknown field is a 400, not silently dropped: `requires_aproval: true`
 # would otherwise save a binding without the approval its author asked for.
-# The schema says so (additionalProperties: false, config/openapi.py).
+# The schema says so (additionalProperties: false, core/openapi.py).
 UNKNOWN_FIELD = "not a field of this object"
 
 
@@ -210,8 +214,21 @@ class Router(routers.DefaultRouter):
         self.trailing_slash = "/?"
 
 
+def field_rule(rule, *args):
+    """Run a domain rule (core.errors.Refused) from a serializer's
+    `validate_<field>`: its problems become that field's errors."""
+    try:
+        return rule(*args)
+    except Refused as exc:
+        raise ValidationError([message for _, message in exc.problems]) from None
+
+
 def exception_handler(exc, context):
-    """Errors are `{"detail": ...}`; field errors also under `errors`."""
+    """Errors are `{"detail": ...}`; field errors also under `errors`. A
+    domain refusal (core.errors.Refused) gets the status of its kind."""
+    if isinstance(exc, Refused):
+        errors = exc.by_field()
+        return Response({"detail": _first_message(errors), "errors": errors}, status=errors_status_of(exc))
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.messages)
     if isinstance(exc, Http404):

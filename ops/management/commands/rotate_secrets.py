@@ -5,7 +5,7 @@ adding a new key and removing the old one."""
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from config import crypto
+from core import crypto
 from events.models import Source
 from notifications import channels as notification_channels
 from runbooks import secret_store

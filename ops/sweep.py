@@ -1,7 +1,8 @@
 """The sweep that keeps the database the source of truth: nothing queued is
 forgotten, nothing running is left "running" after its worker is gone.
 
-Every worker's agent thread (runbooks/worker_agent.py) runs `sweep()` every
+It calls every app, so it stands above them (ops/). Every worker's agent
+thread (ops/worker_agent.py) runs `sweep()` every
 few seconds. Each step takes a bounded batch and changes rows with
 conditional updates, so several workers sweeping at once is harmless.
 """
@@ -15,14 +16,12 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from audit import trail
-from events import breaker, dedup, schedules
+from events import dedup
 from notifications import delivery as notifications
-from notifications import emit as notify
-from runbooks import approvals, rollups, services
-from runbooks import execution as runs
+from reports import rollups
+from runbooks import approvals, schedules, services
+from runbooks import worker as runs
 from runbooks.models import Execution, Runbook
-from runbooks.runners.process import kill_orphans
 
 log = logging.getLogger(__name__)
 Status = Execution.Status
@@ -103,39 +102,9 @@ def reap_lost(now=None) -> int:
     )
     reaped = 0
     for execution in silent.order_by("heartbeat_at")[:BATCH]:
-        if mark_lost(execution, f"Its worker {execution.worker or execution.host} stopped responding.", now):
+        if runs.mark_lost(execution, f"Its worker {execution.worker or execution.host} stopped responding.", now):
             reaped += 1
     return reaped
-
-
-def mark_lost(execution: Execution, why: str, now=None) -> bool:
-    now = now or timezone.now()
-    if execution.host == runs.HOST and execution.started_at:
-        # Without a pgid (the run died before its first check-in saved it),
-        # by the execution id in any group.
-        kill_orphans(execution.pgid, str(execution.pk))
-    error = f"Lost: {why} The runbook's outcome is unknown."
-    with transaction.atomic():
-        updated = Execution.objects.filter(pk=execution.pk, status=Status.RUNNING).update(
-            status=Status.LOST, finished_at=now, error=error
-        )
-        if not updated:
-            return False
-        trail.record(
-            trail.SYSTEM,
-            trail.Change(
-                "execution.lost", "execution", execution.pk, before={"status": "running"}, after={"error": why}
-            ),
-        )
-        execution.status = Status.LOST
-        notify.run_finished(execution)
-        retry = runs.schedule_retry(execution)
-    if retry is not None:
-        services.enqueue_on_commit([retry])
-    runs.release_slot(execution.runbook, execution.concurrency_key)
-    breaker.record_outcome(execution)
-    log.warning("execution %s lost: %s", execution.pk, why)
-    return True
 
 
 def release_stuck_waiters() -> int:

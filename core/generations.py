@@ -14,9 +14,40 @@ from contextlib import nullcontext
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.db import DatabaseCache
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.dispatch import Signal
 
 log = logging.getLogger(__name__)
+
+# Sent (sender=the model) by the writes that bypass save() and delete() and
+# so their signals: queryset update() and delete(), bulk_create(), bulk_update().
+# A cache built from those rows listens in its own app's ready(), so the model
+# never imports the cache that is built from it.
+rows_changed = Signal()
+
+
+class AnnouncingQuerySet(models.QuerySet):
+    """Announces bulk writes through `rows_changed`, before the write, as the
+    save and delete signals' listeners would hear of the change too."""
+
+    def _announce(self):
+        rows_changed.send(sender=self.model)
+
+    def update(self, **kwargs):
+        self._announce()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._announce()
+        return super().delete()
+
+    def bulk_create(self, *args, **kwargs):
+        self._announce()
+        return super().bulk_create(*args, **kwargs)
+
+    def bulk_update(self, *args, **kwargs):
+        self._announce()
+        return super().bulk_update(*args, **kwargs)
 
 
 class SharedGeneration:

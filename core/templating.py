@@ -13,7 +13,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from config import storable
+from core import storable
 
 # Characters or items one step of a template may build. Rendering runs in
 # the web request: `{{ 9 ** 9 ** 9 }}` or `{{ "x" * 10 ** 9 }}` in one

@@ -1,7 +1,7 @@
 """`make run`: migrate, seed the demo, then run web and worker until Ctrl-C
 or SIGTERM, and stop all of them (runbooks included) within 10 s. No Celery
 beat: the worker's agent thread fires schedules and runs the sweeps
-(runbooks/worker_agent.py); beat had no schedule to carry."""
+(ops/worker_agent.py); beat had no schedule to carry."""
 
 import contextlib
 import json
@@ -19,10 +19,11 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.utils import timezone
 
-from runbooks import demo
-from runbooks.execution import HOST
+from core.workers import worker_command
+from ops import demo
+from ops.worker_agent import sandbox_problem
 from runbooks.models import DEFAULT_QUEUE, Execution, RunbookVersion, Worker
-from runbooks.worker_agent import sandbox_problem
+from runbooks.worker import HOST
 
 STOP_SECONDS = 8  # TERM, then KILL what is left: well inside the contract's 10 s
 READY_SECONDS = 120  # past this, say what /healthz still misses instead of waiting silently
@@ -66,22 +67,7 @@ class Command(BaseCommand):
                 "--workers",
                 "1",
             ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                ",".join(queues),
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "-n",
-                f"steward@{HOST}",
-            ],
+            "worker": worker_command(python, queues, f"steward@{HOST}", "--concurrency", "2", "--loglevel", "INFO"),
         }
         for _name, command in commands.items():
             # Own process groups: the terminal's Ctrl-C reaches only us, and

@@ -4,14 +4,14 @@ hundred small rows instead of reading a week of executions and events.
 RunHour counts the runs created in an hour (UTC) per runbook and status,
 with how long its successful alert-started runs took; AlertHour counts the
 alerts received in an hour per name. RolledHour is the ledger: an hour is
-listed once both tables hold its counts, and the dashboard (webui/stats.py)
+listed once both tables hold its counts, and the dashboard (reports/stats.py)
 reads only listed hours from them. Every other hour of its windows, the
 current one included, it reads from raw rows: its numbers are exact whether
 or not the sweep has caught up, and cost more only while it has not.
 
 A run is counted in the hour it was created, by its status when the hour
 was rolled up, so a run that finishes hours later changes an old hour. The
-worker's sweep (runbooks/reliability.py) calls `refresh()` every few
+worker's sweep (ops/sweep.py) calls `refresh()` every few
 seconds, which
 - takes out of the ledger the hours of the runs that finished since the
   previous sweep (found through the index on finished_at), so they are read

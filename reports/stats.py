@@ -1,7 +1,7 @@
 """The dashboard's numbers over fixed recent windows, exact and live, at a
 cost that does not grow with the history.
 
-Whole hours that are over come from the hourly rollups (runbooks/rollups.py)
+Whole hours that are over come from the hourly rollups (reports/rollups.py)
 once the sweep has listed them as rolled up; the rest of a window (the
 current hour, the part of an hour a window starts in, and any hour the sweep
 has not rolled up yet, e.g. on a first start, or again after a late finish)
@@ -20,7 +20,7 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from events.models import AlertHour, Event
-from runbooks import rollups
+from reports import rollups
 from runbooks.models import Execution, RolledHour, RunHour
 
 S = Execution.Status

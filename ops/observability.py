@@ -25,7 +25,7 @@ from prometheus_client.utils import floatToGoString
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts.authentication import BearerTokenAuthentication
-from config.clients import client_address
+from core.clients import client_address
 from events.models import Event
 from runbooks.models import Execution, Worker
 
@@ -62,7 +62,7 @@ def _check_database() -> str:
 
 
 def _check_broker() -> str:
-    from config.celery import app
+    from celery import current_app as app
 
     with app.connection_for_read() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)

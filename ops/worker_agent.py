@@ -34,9 +34,10 @@ class Agent(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        from runbooks import reliability
-        from runbooks.execution import HOST
+        from ops import sweep
+        from runbooks import worker
         from runbooks.models import Execution, Worker
+        from runbooks.worker import HOST
 
         started = timezone.now()
         first = True
@@ -59,9 +60,9 @@ class Agent(threading.Thread):
                     for execution in Execution.objects.select_related("runbook", "version").filter(
                         status=Execution.Status.RUNNING, worker=self.worker_name, started_at__lt=started
                     ):
-                        reliability.mark_lost(execution, f"Its worker {self.worker_name} restarted during the run.")
+                        worker.mark_lost(execution, f"Its worker {self.worker_name} restarted during the run.")
                     first = False
-                reliability.sweep()
+                sweep.sweep()
             except DatabaseError:
                 log.warning("worker agent: database unavailable; will retry", exc_info=True)
             except Exception:

@@ -31,7 +31,7 @@ COMPONENT_RULES = {
 
 
 def add_component_rules(result, generator, request, public):
-    """COMPONENT_RULES, and no unknown field in a request body (config.api
+    """COMPONENT_RULES, and no unknown field in a request body (core.drf
     refuses them; a body documented as a free object keeps its freedom)."""
     schemas = result.get("components", {}).get("schemas", {})
     for name, schema in schemas.items():

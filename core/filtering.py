@@ -3,7 +3,7 @@ django-filter, several values for one choice, ISO 8601 times, free text and
 a small set of sort orders that keyset pagination can follow.
 
 Bad filter input is an error, never silently ignored: the API answers 400
-`{"detail", "errors"}` (DjangoFilterBackend raises, config.api formats), a
+`{"detail", "errors"}` (DjangoFilterBackend raises, core.drf formats), a
 page shows the form with its errors.
 """
 

@@ -13,7 +13,7 @@ from events.services import rotate_source_token
 from runbooks import manifest, services
 from runbooks.models import Runbook
 
-EXAMPLES = Path(__file__).resolve().parent / "examples"
+EXAMPLES = Path(__file__).resolve().parent.parent / "runbooks" / "examples"
 
 DEMO_SCRIPT = """\
 import json

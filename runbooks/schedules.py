@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
-from events.models import Schedule, ScheduledRun
 from runbooks import services as runbook_services
+from runbooks.models import Schedule, ScheduledRun
 
 log = logging.getLogger(__name__)
 BATCH = 100

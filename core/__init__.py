@@ -1,0 +1,1 @@
+"""What knows no app: helpers every floor may import (the ground floor)."""
