@@ -15,6 +15,7 @@ from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import errors
 from core.errors import Refused
 from core.errors import status_of as errors_status_of
 
@@ -132,8 +133,9 @@ for _field_class, _accepts in JSON_TYPES.items():
 
 # An unknown field is a 400, not silently dropped: `requires_aproval: true`
 # would otherwise save a binding without the approval its author asked for.
-# The schema says so (additionalProperties: false, core/openapi.py).
-UNKNOWN_FIELD = "not a field of this object"
+# The schema says so (additionalProperties: false, core/openapi.py). The
+# message is core.errors' so that domain rules refuse with the same words.
+UNKNOWN_FIELD = errors.UNKNOWN_FIELD
 
 
 def _known_fields_only():

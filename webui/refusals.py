@@ -1,0 +1,20 @@
+"""The one place a page turns a domain refusal (core.errors.Refused) into
+what the user sees: each problem on its form field, or one line of text.
+The status a page answers with comes from the same map as the API's."""
+
+from django import forms
+
+from core.errors import Refused, status_of
+
+__all__ = ["add_to_form", "status_of", "summary"]
+
+
+def add_to_form(form: forms.Form, refused: Refused) -> None:
+    """Each problem under its field when the form has it, else above the form."""
+    for field, message in refused.problems:
+        form.add_error(field if field in form.fields else None, message)
+
+
+def summary(refused: Refused) -> str:
+    """One line, "field: message; ...", for pages that show no form fields."""
+    return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in refused.by_field().items())
