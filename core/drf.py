@@ -227,8 +227,13 @@ def field_rule(rule, *args):
 
 def exception_handler(exc, context):
     """Errors are `{"detail": ...}`; field errors also under `errors`. A
-    domain refusal (core.errors.Refused) gets the status of its kind."""
+    domain refusal (core.errors.Refused) gets the status of its kind; one
+    that names no field (a state, a permission) is `{"detail": ...}` alone,
+    as DRF's own 403 and 409 answers are."""
     if isinstance(exc, Refused):
+        if not any(field for field, _ in exc.problems):
+            detail = "; ".join(message for _, message in exc.problems)
+            return Response({"detail": detail}, status=errors_status_of(exc))
         errors = exc.by_field()
         return Response({"detail": _first_message(errors), "errors": errors}, status=errors_status_of(exc))
     if isinstance(exc, DjangoValidationError):

@@ -142,12 +142,10 @@ class SourceViewSet(viewsets.ModelViewSet):
     }
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance, self._token = services.create_source(
-                serializer.validated_data, actor_of(self.request), request=self.request
-            )
-        except services.SourceTaken as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
+        # SourceTaken (a race the validators lost) is a 409, as a taken name is.
+        serializer.instance, self._token = services.create_source(
+            serializer.validated_data, actor_of(self.request), request=self.request
+        )
 
     def perform_update(self, serializer):
         before = SourceSerializer(serializer.instance).data

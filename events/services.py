@@ -92,7 +92,7 @@ def rotate_source_token(source: Source, actor: trail.Actor, grace_minutes: int =
     return token
 
 
-class TestAlertRefused(ValueError):
+class TestAlertRefused(Refused, ValueError):
     """A test alert that could not be sent, with the reason a person reads."""
 
 
