@@ -13,10 +13,7 @@ def channel(kind: str, data: dict, instance: Channel | None = None) -> channels.
     routing_key, signing_secret; absent or None: unchanged on an update)."""
     if instance is not None and kind != instance.kind:
         raise Refused("a channel's kind cannot change; create another channel", "kind")
-    try:
-        return channels.prepare(kind, data, instance)
-    except channels.ChannelError as exc:
-        raise Refused(str(exc), exc.field) from None
+    return channels.prepare(kind, data, instance)  # its ChannelError is a Refused naming the field
 
 
 # The API has answered this refusal under "detail" since subscriptions began.
