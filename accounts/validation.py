@@ -4,13 +4,14 @@ import unicodedata
 
 from django.contrib.auth import get_user_model
 
+from core.errors import Refused
 
-class AccountRefused(ValueError):
+
+class AccountRefused(Refused, ValueError):
     """Input an account change cannot take; `field` names the input."""
 
     def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.message, self.field = message, field
+        super().__init__(message, field)
 
 
 def canonical_username(username: str) -> str:

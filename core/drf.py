@@ -15,6 +15,7 @@ from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import errors
 from core.errors import Refused
 from core.errors import status_of as errors_status_of
 
@@ -132,8 +133,9 @@ for _field_class, _accepts in JSON_TYPES.items():
 
 # An unknown field is a 400, not silently dropped: `requires_aproval: true`
 # would otherwise save a binding without the approval its author asked for.
-# The schema says so (additionalProperties: false, core/openapi.py).
-UNKNOWN_FIELD = "not a field of this object"
+# The schema says so (additionalProperties: false, core/openapi.py). The
+# message is core.errors' so that domain rules refuse with the same words.
+UNKNOWN_FIELD = errors.UNKNOWN_FIELD
 
 
 def _known_fields_only():
@@ -225,8 +227,13 @@ def field_rule(rule, *args):
 
 def exception_handler(exc, context):
     """Errors are `{"detail": ...}`; field errors also under `errors`. A
-    domain refusal (core.errors.Refused) gets the status of its kind."""
+    domain refusal (core.errors.Refused) gets the status of its kind; one
+    that names no field (a state, a permission) is `{"detail": ...}` alone,
+    as DRF's own 403 and 409 answers are."""
     if isinstance(exc, Refused):
+        if not any(field for field, _ in exc.problems):
+            detail = "; ".join(message for _, message in exc.problems)
+            return Response({"detail": detail}, status=errors_status_of(exc))
         errors = exc.by_field()
         return Response({"detail": _first_message(errors), "errors": errors}, status=errors_status_of(exc))
     if isinstance(exc, DjangoValidationError):

@@ -15,6 +15,9 @@ FORBIDDEN = "forbidden"  # only someone else may do this: 403
 
 STATUS = {INVALID: 400, CONFLICT: 409, FORBIDDEN: 403}
 
+# What a field nobody asked for is told (the API and the domain rules alike).
+UNKNOWN_FIELD = "not a field of this object"
+
 
 class Refused(Exception):
     def __init__(self, message: str = "", field: str | None = None, kind: str = INVALID, problems=None):

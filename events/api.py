@@ -1,8 +1,5 @@
 """REST API for sources, bindings and events (/api/v1/sources/, ...)."""
 
-import re
-import uuid
-
 from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +16,6 @@ from audit import trail
 from core import storable
 from core.drf import (
     SLUG_PATTERN,
-    UNKNOWN_FIELD,
     UUID_PATTERN,
     CursorPagination,
     JSONListField,
@@ -27,17 +23,11 @@ from core.drf import (
     field_rule,
 )
 from core.errors import Refused
-from events import backtest, breaker, paths, services, validation
+from events import backtest, breaker, samples, services, validation
 from events.filters import BindingFilter, EventFilter, SourceFilter
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS, generic
 from runbooks.models import Execution, Runbook
-
-CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-MAPPING_FIELDS = {"name", "status", "severity", "fingerprint", "summary", "labels", "annotations"}
-# Kinds whose signatures use a signing secret, and whether it is required.
-SIGNING_SECRET_REQUIRED = {"pagerduty": True, "generic": False}
 
 
 class StrictJSONParser(JSONParser):
@@ -108,31 +98,13 @@ class SourceSerializer(serializers.ModelSerializer):
         return webhook_url(source)
 
     def validate_mapping(self, value):
-        if not isinstance(value, dict) or not set(value) <= MAPPING_FIELDS:
-            raise ValidationError(f"mapping is an object with keys among {', '.join(sorted(MAPPING_FIELDS))}")
-        for field, path in value.items():
-            try:
-                paths.parse(path)
-            except paths.PathError as exc:
-                raise ValidationError(f"{field}: {exc}") from None
-        return value
+        return field_rule(validation.source_mapping, value)
 
     def validate(self, attrs):
-        """What depends on the kind: presets are for generic sources, and a
-        signing secret for pagerduty (required) and generic (optional)."""
-        instance = self.instance
-        kind = attrs.get("kind", instance.kind if instance else None)
-        preset = attrs.get("preset", instance.preset if instance else "")
-        if preset and kind != "generic":
-            raise ValidationError({"preset": ["only generic sources take a preset"]})
-        if "signing_secret" in attrs:
-            secret = bool(attrs["signing_secret"])  # "" clears it
-        else:
-            secret = bool(instance and instance.signing_secret_encrypted)
-        if secret and kind not in SIGNING_SECRET_REQUIRED:
-            raise ValidationError({"signing_secret": [f"{kind} sources do not use a signing secret"]})
-        if SIGNING_SECRET_REQUIRED.get(kind) and not secret:
-            raise ValidationError({"signing_secret": [f"{kind} sources need the signing secret of their webhook"]})
+        try:
+            validation.source_kind(attrs, self.instance)
+        except Refused as exc:
+            raise ValidationError(exc.by_field()) from None
         return attrs
 
 
@@ -170,12 +142,10 @@ class SourceViewSet(viewsets.ModelViewSet):
     }
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance, self._token = services.create_source(
-                serializer.validated_data, actor_of(self.request), request=self.request
-            )
-        except services.SourceTaken as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
+        # SourceTaken (a race the validators lost) is a 409, as a taken name is.
+        serializer.instance, self._token = services.create_source(
+            serializer.validated_data, actor_of(self.request), request=self.request
+        )
 
     def perform_update(self, serializer):
         before = SourceSerializer(serializer.instance).data
@@ -350,7 +320,7 @@ class BindingViewSet(viewsets.ModelViewSet):
     @extend_schema(request=BindingTestRequestSerializer, responses=BindingTestResultsSerializer)
     @action(detail=False, methods=["post"])
     def test(self, request):
-        return Response({"results": services.test_bindings(test_document(request.data))})
+        return Response({"results": services.test_bindings(samples.tested_document(request.data))})
 
     @extend_schema(request=None, responses={200: BindingSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
@@ -367,55 +337,6 @@ class BindingViewSet(viewsets.ModelViewSet):
         body = BacktestSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         return Response(backtest.backtest(self.get_object(), body.validated_data["days"]))
-
-
-def test_document(data) -> dict:
-    """The event a binding test runs against: given inline or by id."""
-    if not isinstance(data, dict) or ("event" in data) == ("event_id" in data):
-        raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
-    unknown = sorted(set(data) - {"event", "event_id", "source"})
-    if unknown:
-        raise ValidationError({name: [UNKNOWN_FIELD] for name in unknown})
-    if "event_id" in data:
-        event = Event.objects.select_related("source").filter(pk=_uuid(data["event_id"])).first()
-        if event is None:
-            raise ValidationError({"event_id": ["no such event"]})
-        return event.context()
-    event = data.get("event")
-    if not isinstance(event, dict):
-        raise ValidationError({"event": ['send {"event": {...}} or {"event_id": uuid}']})
-    try:
-        storable.check(event, "the event")
-    except storable.NotStorable as exc:
-        raise ValidationError({"event": [str(exc)]}) from None
-    document = {
-        "name": "",
-        "status": "firing",
-        "severity": "",
-        "fingerprint": "",
-        "summary": "",
-        "labels": {},
-        "annotations": {},
-        "payload": {},
-        "source": None,
-    }
-    document.update({k: v for k, v in event.items() if k in document})
-    if data.get("source") is not None:
-        document["source"] = data["source"]
-    if document["status"] not in ("firing", "resolved"):
-        raise ValidationError({"event": ["status must be firing or resolved"]})
-    if document["source"] is not None and not (
-        isinstance(document["source"], str) and Source.objects.filter(slug=document["source"]).exists()
-    ):
-        raise ValidationError({"source": [f"no source {document['source']!r}"]})
-    return document
-
-
-def _uuid(value):
-    # The schema's `format: uuid`: the dashed form only (uuid.UUID also takes braces and urn:uuid:).
-    if not isinstance(value, str) or not CANONICAL_UUID.fullmatch(value):
-        raise ValidationError({"event_id": ["must be a UUID"]})
-    return uuid.UUID(value)
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -3,8 +3,15 @@ match, so that "Test" right after saving a binding says it would run."""
 
 import json
 import re
+import uuid
 
+from core import storable
+from core.errors import UNKNOWN_FIELD, Refused
 from events import paths
+from events.models import Event, Source
+
+CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+ASK = 'send {"event": {...}} or {"event_id": uuid}'
 
 # A value that makes each kind of condition hold (the others are left out).
 _SAMPLES = {
@@ -67,3 +74,54 @@ def _put(document: dict, path: str, value) -> None:
         if not isinstance(document, dict):
             return
     document.setdefault(parts[-1], value)
+
+
+def tested_document(data) -> dict:
+    """The event document a binding test runs against, from what the API or
+    the tester page was given: {"event": {...}} (with an optional "source"
+    slug) or {"event_id": uuid} of a stored event. Refused names the field."""
+    if not isinstance(data, dict) or ("event" in data) == ("event_id" in data):
+        raise Refused(ASK, "event")
+    unknown = sorted(set(data) - {"event", "event_id", "source"})
+    if unknown:
+        raise Refused(problems=[(name, UNKNOWN_FIELD) for name in unknown])
+    if "event_id" in data:
+        event = Event.objects.select_related("source").filter(pk=_uuid(data["event_id"])).first()
+        if event is None:
+            raise Refused("no such event", "event_id")
+        return event.context()
+    event = data.get("event")
+    if not isinstance(event, dict):
+        raise Refused(ASK, "event")
+    try:
+        storable.check(event, "the event")
+    except storable.NotStorable as exc:
+        raise Refused(str(exc), "event") from None
+    document = {
+        "name": "",
+        "status": "firing",
+        "severity": "",
+        "fingerprint": "",
+        "summary": "",
+        "labels": {},
+        "annotations": {},
+        "payload": {},
+        "source": None,
+    }
+    document.update({k: v for k, v in event.items() if k in document})
+    if data.get("source") is not None:
+        document["source"] = data["source"]
+    if document["status"] not in STATUSES:
+        raise Refused("status must be firing or resolved", "event")
+    if document["source"] is not None and not (
+        isinstance(document["source"], str) and Source.objects.filter(slug=document["source"]).exists()
+    ):
+        raise Refused(f"no source {document['source']!r}", "source")
+    return document
+
+
+def _uuid(value) -> uuid.UUID:
+    # The schema's `format: uuid`: the dashed form only (uuid.UUID also takes braces and urn:uuid:).
+    if not isinstance(value, str) or not CANONICAL_UUID.fullmatch(value):
+        raise Refused("must be a UUID", "event_id")
+    return uuid.UUID(value)

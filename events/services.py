@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from audit import trail
 from core import batch, storable, templating
+from core.errors import CONFLICT, Refused
 from core.slugs import unique_slug
-from events import dedup, hookconfig, limits, matching
+from events import dedup, hookconfig, limits, matching, validation
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS
 from events.sources.base import NormalizedEvent, PayloadError
@@ -25,17 +26,18 @@ class Ingested:
     executions: list[Execution]
 
 
-class SourceTaken(ValueError):
+class SourceTaken(Refused):
     """Another source took this name or slug first (two creations at once:
     the validators saw neither); `field` names which."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field, CONFLICT)
 
 
 def create_source(data: dict, actor: trail.Actor, request=None) -> tuple[Source, str]:
-    """A new source and its token: the only time the token is known."""
+    """A new source and its token: the only time the token is known. The
+    source rules run here too (validation.source), whoever calls."""
+    validation.source(data)
     source = Source(**data)
     source.slug = data.get("slug") or unique_slug(Source, data["name"], "source")
     token = source.rotate_token()
@@ -90,7 +92,7 @@ def rotate_source_token(source: Source, actor: trail.Actor, grace_minutes: int =
     return token
 
 
-class TestAlertRefused(ValueError):
+class TestAlertRefused(Refused, ValueError):
     """A test alert that could not be sent, with the reason a person reads."""
 
 

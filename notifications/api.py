@@ -17,11 +17,12 @@ from rest_framework.validators import UniqueValidator
 
 from accounts.authentication import actor_of
 from core.drf import SLUG_PATTERN, UUID_PATTERN
+from core.errors import Refused
 from core.filtering import NO_NUL
 from events.models import Binding
 from gates.models import Gate
-from notifications import channels
-from notifications.models import EVENTS_FOR, Channel, Delivery, EventKind, Kind, Subscription
+from notifications import channels, validation
+from notifications.models import Channel, Delivery, EventKind, Kind, Subscription
 from runbooks.models import Runbook
 
 
@@ -75,12 +76,10 @@ class ChannelSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         instance = self.instance
         kind = attrs.get("kind", instance.kind if instance else None)
-        if instance is not None and kind != instance.kind:
-            raise ValidationError({"kind": ["a channel's kind cannot change; create another channel"]})
         try:
-            attrs["prepared"] = channels.prepare(kind, attrs, instance)
-        except channels.ChannelError as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
+            attrs["prepared"] = validation.channel(kind, attrs, instance)
+        except Refused as exc:
+            raise ValidationError(exc.by_field()) from None
         return attrs
 
 
@@ -113,19 +112,13 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             name: attrs.get(name, getattr(instance, name) if instance else None)
             for name in ("runbook", "binding", "gate")
         }
-        given = [name for name, value in subjects.items() if value is not None]
-        if len(given) != 1:
-            raise ValidationError({"detail": ["name exactly one of runbook, binding or gate"]})
-        subject = given[0]
         events = attrs.get("events", instance.events if instance else [])
-        allowed = EVENTS_FOR[subject]
-        wrong = [e for e in events if e not in allowed]
-        if wrong:
-            raise ValidationError(
-                {"events": [f"a {subject} subscription takes {', '.join(allowed)}; not {', '.join(wrong)}"]}
-            )
+        try:
+            events = validation.subscription(subjects, events)
+        except Refused as exc:
+            raise ValidationError(exc.by_field()) from None
         if "events" in attrs:
-            attrs["events"] = list(dict.fromkeys(events))
+            attrs["events"] = events
         return attrs
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from audit import trail
 from core import crypto
+from core.errors import Refused
 from core.slugs import unique_slug
 from notifications import delivery, guard, messages
 from notifications.models import Channel, Delivery, Kind, Subscription
@@ -22,10 +23,9 @@ ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{20,64}$")
 MIN_SIGNING_SECRET = 16
 
 
-class ChannelError(ValueError):
+class ChannelError(Refused, ValueError):
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 @dataclass

@@ -169,11 +169,9 @@ def _loosens_review(runbook: Runbook, data: dict) -> bool:
 
 
 def _save(runbook: Runbook, data: dict, request, message: str) -> None:
-    try:
-        services.save_runbook(runbook, data, actor_of(request), author=request.user, message=message)
-    except secret_store.SecretScopeError as exc:
-        # A PATCH that leaves `secrets` out still makes a version declaring them.
-        raise ValidationError({"secrets": exc.problems}) from None
+    # A PATCH that leaves `secrets` out still makes a version declaring them:
+    # SecretScopeError refuses under `secrets` (core/drf.py's handler).
+    services.save_runbook(runbook, data, actor_of(request), author=request.user, message=message)
 
 
 class RunbookViewSet(
@@ -247,10 +245,8 @@ class RunbookViewSet(
         other than the version's own)."""
         runbook = self.get_object()
         version = get_object_or_404(RunbookVersion.objects.select_related("author"), runbook=runbook, number=number)
-        try:
-            runbook = review.approve_version(runbook, version, request.user, actor_of(request), request=request)
-        except review.ReviewRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+        # ReviewRefused: 409 or 403 by its kind (core/drf.py's handler).
+        runbook = review.approve_version(runbook, version, request.user, actor_of(request), request=request)
         return Response(RunbookSerializer(runbook).data)
 
     @extend_schema(request=RunSerializer, responses={202: ExecutionAcceptedSerializer})
@@ -344,10 +340,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     def rerun(self, request, pk=None):
         """A new execution of the same version with the same parameters."""
         original = self.get_object()
-        try:
-            execution = services.rerun(original, request.user, actor_of(request), request=request)
-        except services.RerunRefused as exc:
-            return Response({"detail": f"This run cannot be run again: {exc}"}, status=status.HTTP_409_CONFLICT)
+        execution = services.rerun(original, request.user, actor_of(request), request=request)  # RerunRefused: 409
         return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -372,12 +365,8 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
         execution = self.get_object()
         body = body_class(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            execution = decide(
-                execution, request.user, actor_of(request), body.validated_data["reason"], request=request
-            )
-        except approvals.ApprovalRefused as exc:
-            return Response({"detail": str(exc)}, status=exc.status)
+        # ApprovalRefused: 409, 403 or 400 by its kind (core/drf.py's handler).
+        execution = decide(execution, request.user, actor_of(request), body.validated_data["reason"], request=request)
         return Response(ExecutionSerializer(execution).data, status=success_status)
 
 
@@ -431,33 +420,27 @@ class SecretViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        try:
-            serializer.instance = secret_store.create(
-                data["name"],
-                data["value"],
-                data.get("description", ""),
-                actor_of(self.request),
-                user=self.request.user,
-                request=self.request,
-                allowed_runbooks=data.get("allowed_runbooks"),
-            )
-        except secret_store.ScopeRefused as exc:
-            raise PermissionDenied(str(exc)) from None
+        serializer.instance = secret_store.create(
+            data["name"],
+            data["value"],
+            data.get("description", ""),
+            actor_of(self.request),
+            user=self.request.user,
+            request=self.request,
+            allowed_runbooks=data.get("allowed_runbooks"),
+        )
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        try:
-            serializer.instance = secret_store.update(
-                serializer.instance,
-                actor_of(self.request),
-                value=data.get("value"),
-                description=data.get("description"),
-                user=self.request.user,
-                request=self.request,
-                allowed_runbooks=data.get("allowed_runbooks"),
-            )
-        except secret_store.ScopeRefused as exc:
-            raise PermissionDenied(str(exc)) from None
+        serializer.instance = secret_store.update(
+            serializer.instance,
+            actor_of(self.request),
+            value=data.get("value"),
+            description=data.get("description"),
+            user=self.request.user,
+            request=self.request,
+            allowed_runbooks=data.get("allowed_runbooks"),
+        )
 
     def perform_destroy(self, instance):
         secret_store.delete(instance, actor_of(self.request), request=self.request)
@@ -504,10 +487,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
     def validate(self, data):
         cron = data.get("cron", getattr(self.instance, "cron", ""))
         tz = data.get("time_zone", getattr(self.instance, "time_zone", "UTC"))
-        try:
-            schedules.check(cron, tz)
-        except schedules.ScheduleError as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
+        schedules.check(cron, tz)  # ScheduleError names its field: a 400 from core/drf.py's handler
         runbook = data.get("runbook", getattr(self.instance, "runbook", None))
         parameters = data.get("parameters", getattr(self.instance, "parameters", {}))
         try:

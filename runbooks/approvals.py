@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from core.errors import CONFLICT, FORBIDDEN, INVALID, Refused
 from runbooks import services
 from runbooks.models import Execution
 
@@ -28,12 +29,12 @@ EXPIRED_REASON = "approval expired"
 BATCH = 500
 
 
-class ApprovalRefused(Exception):
-    """Why an approve or reject did nothing; `status` is the HTTP answer."""
+class ApprovalRefused(Refused):
+    """Why an approve or reject did nothing: the run's state (a conflict),
+    the four-eyes rule (forbidden) or a missing reason (invalid)."""
 
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
+    def __init__(self, message: str, kind: str = CONFLICT):
+        super().__init__(message, kind=kind)
 
 
 def timeout() -> timedelta:
@@ -49,7 +50,7 @@ def may_decide(execution: Execution, user) -> bool:
 def _check_four_eyes(execution: Execution, user) -> None:
     if not may_decide(execution, user):
         raise ApprovalRefused(
-            "You requested this run: another responder must approve or reject it (you may cancel it).", 403
+            "You requested this run: another responder must approve or reject it (you may cancel it).", FORBIDDEN
         )
 
 
@@ -96,7 +97,7 @@ def reject(execution: Execution, user, actor: trail.Actor, reason: str, request=
     """awaiting_approval → rejected, with the reviewer's reason."""
     reason = (reason or "").strip()
     if not reason:
-        raise ApprovalRefused("Say why the run is rejected (reason).", 400)
+        raise ApprovalRefused("Say why the run is rejected (reason).", INVALID)
     _check_four_eyes(execution, user)
     now = timezone.now()
     with transaction.atomic():

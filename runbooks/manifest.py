@@ -227,7 +227,7 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
                     runbook, entry.data, actor, message=f"Imported from {entry.folder.name}/"
                 )
             except secret_store.SecretScopeError as exc:  # all or nothing: the transaction ends here
-                raise ManifestError([f"{entry.folder}: secrets: {problem}" for problem in exc.problems]) from None
+                raise ManifestError([f"{entry.folder}: secrets: {problem}" for problem in exc.messages]) from None
             if creating:
                 report.append((entry.slug, f"created (v{version.number})"))
             elif version.pk == runbook.pending_version_id:

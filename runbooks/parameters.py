@@ -15,16 +15,17 @@ import math
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from core.errors import Refused
 from runbooks.runners.process import param_env_name
 
 
-class ParameterError(ValueError):
+class ParameterError(Refused, ValueError):
     """`problems` lists (parameter name or "", message) when known, so a form
-    can show each message next to its field."""
+    can show each message next to its field. Callers say which field of
+    theirs the parameters are (the API's `parameters`, a gate's `fields`)."""
 
     def __init__(self, message: str, problems: list[tuple[str, str]] | None = None):
-        super().__init__(message)
-        self.problems = problems or [("", message)]
+        super().__init__(message, problems=problems or [("", message)])
 
 
 def check_schema(schema) -> None:

@@ -7,15 +7,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from core.errors import CONFLICT, FORBIDDEN, Refused
 from runbooks.models import Runbook, RunbookVersion
 
 
-class ReviewRefused(Exception):
-    """Why an approval did nothing; `status` is the HTTP answer."""
+class ReviewRefused(Refused):
+    """Why an approval did nothing: the version's state (a conflict), or the
+    four-eyes rule (forbidden)."""
 
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
+    def __init__(self, message: str, kind: str = CONFLICT):
+        super().__init__(message, kind=kind)
 
 
 def may_approve(version: RunbookVersion, user) -> bool:
@@ -28,7 +29,7 @@ def approve_version(runbook: Runbook, version: RunbookVersion, user, actor: trai
     if runbook.pending_version_id != version.pk:
         raise ReviewRefused(f"v{version.number} of {runbook.slug} is not waiting for approval.")
     if not may_approve(version, user):
-        raise ReviewRefused(f"You saved v{version.number}: another author must approve it.", 403)
+        raise ReviewRefused(f"You saved v{version.number}: another author must approve it.", FORBIDDEN)
     now = timezone.now()
     previous = runbook.current_version
     with transaction.atomic():

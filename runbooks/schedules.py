@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
+from core.errors import Refused
 from runbooks import services as runbook_services
 from runbooks.models import Schedule, ScheduledRun
 
@@ -22,10 +23,9 @@ log = logging.getLogger(__name__)
 BATCH = 100
 
 
-class ScheduleError(ValueError):
+class ScheduleError(Refused, ValueError):
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field  # "cron" or "timezone": where the API shows it
+        super().__init__(message, field)  # "cron" or "timezone": where the API shows it
 
 
 def zone(name: str) -> ZoneInfo:

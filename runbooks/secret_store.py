@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts import roles
 from audit import trail
 from core import crypto
+from core.errors import FORBIDDEN, Refused
 from runbooks.models import Runbook, Secret
 
 NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -30,22 +31,27 @@ MAX_VALUE_LENGTH = 64 * 1024
 SCOPE_ACTION = "scope_secrets"
 
 
-class SecretError(ValueError):
+class SecretError(Refused, ValueError):
     """A secret a run needs is missing, out of its scope, or cannot be decrypted."""
 
 
-class SecretScopeError(ValueError):
-    """A runbook declares secrets that do not allow it; one problem per secret."""
-
-    field = "secrets"
+class SecretScopeError(Refused, ValueError):
+    """A runbook declares secrets that do not allow it; one problem per
+    secret, each under the `secrets` field."""
 
     def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
+        super().__init__("; ".join(problems), problems=[("secrets", problem) for problem in problems])
+
+    @property
+    def messages(self) -> list[str]:
+        return [message for _, message in self.problems]
 
 
-class ScopeRefused(PermissionError):
+class ScopeRefused(Refused, PermissionError):
     """Someone who is not an admin tried to change which runbooks a secret allows."""
+
+    def __init__(self, message: str):
+        super().__init__(message, kind=FORBIDDEN)
 
 
 def name_problem(name: str) -> str | None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit import trail
 from core import publish as core_publish
 from core import templating
+from core.errors import CONFLICT, Refused
 from core.slugs import unique_slug
 from runbooks import parameters as params
 from runbooks import secret_store, signals, validation
@@ -205,8 +206,12 @@ def request_run(runbook: Runbook, raw_parameters: dict, user, actor: trail.Actor
     return execution
 
 
-class RerunRefused(ValueError):
-    """A run that cannot be run again, with the reason (the API's 409)."""
+class RerunRefused(Refused, ValueError):
+    """A run that cannot be run again, with the reason: a conflict with the
+    run's state, so the API's 409."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"This run cannot be run again: {reason}", kind=CONFLICT)
 
 
 def rerun_refusal(original: Execution) -> str:

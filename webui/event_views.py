@@ -11,16 +11,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import ValidationError
 
 from accounts.authentication import actor_of
-from events import backtest, breaker, services, snippets
-from events.api import SourceSerializer, test_document
+from core.errors import Refused
+from events import backtest, breaker, samples, services, snippets
 from events.filters import BindingFilter
 from events.models import Binding, Event, Source
 from events.samples import sample_event
 from notifications import subscribed
 from runbooks.models import Schedule
+from webui import refusals
 from webui.access import role_required
 from webui.filters import list_page
 from webui.forms import BindingForm, BindingTestForm, SourceForm
@@ -74,22 +74,20 @@ NEW_SOURCE_TOKEN = "steward:new-source-token"
 def source_new(request):
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        serializer = SourceSerializer(data={k: v for k, v in form.cleaned_data.items() if v not in ("", None)})
-        if serializer.is_valid():
-            try:
-                source, token = services.create_source(serializer.validated_data, actor_of(request), request=request)
-            except services.SourceTaken as exc:
-                form.add_error("name" if exc.field == "name" else None, str(exc))
-                return render(request, "webui/source_form.html", {"form": form})
-            # The browser lands on the source's own page (a reload there
-            # must not post the form again). The token never sits in a URL:
-            # the server-side session holds it for that one page, which
-            # takes it out as it shows it.
-            request.session[NEW_SOURCE_TOKEN] = {"slug": source.slug, "token": token}
-            messages.success(request, f"Source {source.name} created. Configure the tool with the snippet below.")
-            return redirect("source_detail", slug=source.slug)
-        for field, errors in serializer.errors.items():
-            form.add_error(field if field in form.fields else None, errors)
+        data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+        try:
+            source, token = services.create_source(data, actor_of(request), request=request)
+        except Refused as exc:
+            # A taken name (SourceTaken) or a rule of events/validation.py.
+            refusals.add_to_form(form, exc)
+            return render(request, "webui/source_form.html", {"form": form})
+        # The browser lands on the source's own page (a reload there
+        # must not post the form again). The token never sits in a URL:
+        # the server-side session holds it for that one page, which
+        # takes it out as it shows it.
+        request.session[NEW_SOURCE_TOKEN] = {"slug": source.slug, "token": token}
+        messages.success(request, f"Source {source.name} created. Configure the tool with the snippet below.")
+        return redirect("source_detail", slug=source.slug)
     return render(request, "webui/source_form.html", {"form": form})
 
 
@@ -248,9 +246,9 @@ def binding_test(request):
             else {"event": form.cleaned_data["event"]}
         )
         try:
-            results = services.test_bindings(test_document(data))
-        except ValidationError as exc:
-            error = "; ".join(f"{field}: {' '.join(map(str, problems))}" for field, problems in exc.detail.items())
+            results = services.test_bindings(samples.tested_document(data))
+        except Refused as exc:
+            error = refusals.summary(exc)
     return render(request, "webui/binding_test.html", {"form": form, "results": results, "error": error})
 
 

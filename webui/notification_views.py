@@ -1,7 +1,7 @@
 """The notifications page: channels, subscriptions and recent deliveries
 (status, attempts, last error). Admins add, change, test and delete
-channels and subscriptions; everyone else reads. The forms go through the
-API's serializers, so a page and the API refuse the same things."""
+channels and subscriptions; everyone else reads. The forms' rules are
+notifications/validation.py's, the API's too, so both refuse the same things."""
 
 from django import forms
 from django.contrib import messages
@@ -9,13 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
+from core.errors import Refused
 from events.models import Binding
 from gates.models import Gate
-from notifications import channels
-from notifications.api import ChannelSerializer, SubscriptionSerializer
+from notifications import channels, validation
 from notifications.models import Channel, Delivery, EventKind, Kind, Subscription
 from runbooks.models import Runbook
-from webui import pagination
+from webui import pagination, refusals
 from webui.access import role_required
 
 TARGET_HELP = "Slack: the incoming webhook URL (kept secret). Webhook: the receiver's URL (https://)."
@@ -73,11 +73,6 @@ class SubscriptionForm(forms.Form):
     events = forms.MultipleChoiceField(choices=EventKind.choices, widget=forms.CheckboxSelectMultiple)
 
 
-def _add_errors(form: forms.Form, errors: dict) -> None:
-    for field, problems in errors.items():
-        form.add_error(field if field in form.fields else None, problems)
-
-
 def _page(request, channel_form=None, subscription_form=None, created=None, status=200):
     deliveries, next_cursor = pagination.page(
         Delivery.objects.select_related("channel"), request.GET.get("after"), "created_at"
@@ -107,17 +102,17 @@ def notification_list(request):
         data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
         if "recipients" in data:
             data["recipients"] = [r for r in data["recipients"].replace(",", " ").split() if r]
-        serializer = ChannelSerializer(data=data)
-        if serializer.is_valid():
-            valid = serializer.validated_data
-            prepared = valid["prepared"]
+        try:
+            prepared = validation.channel(data["kind"], data)
+        except Refused as exc:
+            refusals.add_to_form(form, exc)
+        else:
             channel = channels.create_channel(
-                valid["name"], valid["kind"], prepared, actor_of(request), user=request.user, request=request
+                data["name"], data["kind"], prepared, actor_of(request), user=request.user, request=request
             )
             # Rendered, not redirected: a generated signing secret must never
             # sit in a URL, a cookie or a later page.
             return _page(request, created={"channel": channel, "secret": prepared.generated_secret}, status=201)
-        _add_errors(form, serializer.errors)
     return _page(request, channel_form=form, status=400)
 
 
@@ -131,14 +126,15 @@ def channel_detail(request, slug):
         data["enabled"] = form.cleaned_data["enabled"]
         if "recipients" in data:
             data["recipients"] = [r for r in data["recipients"].replace(",", " ").split() if r]
-        serializer = ChannelSerializer(channel, data=data, partial=True)
-        if serializer.is_valid():
-            valid = serializer.validated_data
-            changes = {name: valid[name] for name in ("name", "enabled") if name in valid}
-            channels.update_channel(channel, changes, valid["prepared"], actor_of(request), request=request)
+        try:
+            prepared = validation.channel(channel.kind, data, channel)
+        except Refused as exc:
+            refusals.add_to_form(form, exc)
+        else:
+            changes = {name: data[name] for name in ("name", "enabled") if name in data}
+            channels.update_channel(channel, changes, prepared, actor_of(request), request=request)
             messages.success(request, f"Channel {channel.name} saved.")
             return redirect("notification_list")
-        _add_errors(form, serializer.errors)
     recent = Delivery.objects.filter(channel=channel).select_related("channel")[:20]
     return render(
         request,
@@ -171,20 +167,17 @@ def channel_delete(request, slug):
 def subscription_new(request):
     form = SubscriptionForm(request.POST)
     if form.is_valid():
-        data = {
-            "channel": form.cleaned_data["channel"].slug,
-            "runbook": form.cleaned_data["runbook"].slug if form.cleaned_data["runbook"] else None,
-            "binding": str(form.cleaned_data["binding"].pk) if form.cleaned_data["binding"] else None,
-            "gate": form.cleaned_data["gate"].name if form.cleaned_data["gate"] else None,
-            "events": form.cleaned_data["events"],
-        }
-        serializer = SubscriptionSerializer(data=data)
-        if serializer.is_valid():
-            subscription = Subscription(created_by=request.user, **serializer.validated_data)
+        chosen = form.cleaned_data
+        subjects = {name: chosen[name] for name in ("runbook", "binding", "gate")}
+        try:
+            events = validation.subscription(subjects, chosen["events"])
+        except Refused as exc:
+            refusals.add_to_form(form, exc)
+        else:
+            subscription = Subscription(created_by=request.user, channel=chosen["channel"], events=events, **subjects)
             channels.save_subscription(subscription, actor_of(request), request=request)
             messages.success(request, "Subscription saved.")
             return redirect("notification_list")
-        _add_errors(form, serializer.errors)
     return _page(request, subscription_form=form, status=400)
 
 

@@ -20,8 +20,8 @@ from runbooks import parameters as params
 from runbooks import review, secret_store, services
 from runbooks.filters import RunbookFilter
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion, Secret
-from webui import diff
-from webui.access import forbidden_page, role_required
+from webui import diff, refusals
+from webui.access import role_required
 from webui.filters import list_page
 from webui.forms import ParametersForm, RunbookForm
 
@@ -93,7 +93,7 @@ def runbook_new(request):
         try:
             services.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
         except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
-            form.add_error("secrets", exc.problems)
+            form.add_error("secrets", exc.messages)
         else:
             messages.success(request, f"Runbook {runbook.name} created.")
             return redirect("runbook_detail", slug=runbook.slug)
@@ -134,7 +134,7 @@ def runbook_edit(request, slug):
                 message=form.cleaned_data["message"],
             )
         except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
-            form.add_error("secrets", exc.problems)
+            form.add_error("secrets", exc.messages)
         else:
             _saved_message(request, runbook, version, latest)
             return redirect("runbook_detail", slug=runbook.slug)
@@ -232,10 +232,7 @@ def version_approve(request, slug, number):
     try:
         review.approve_version(runbook, version, request.user, actor_of(request), request=request)
     except review.ReviewRefused as exc:
-        if exc.status == 403:
-            return forbidden_page(request, str(exc))
-        messages.error(request, str(exc))
-        return redirect("runbook_version", slug=runbook.slug, number=version.number)
+        return refusals.to_page(request, exc, redirect("runbook_version", slug=runbook.slug, number=version.number))
     messages.success(request, f"Approved v{version.number}: new runs of {runbook.name} use it.")
     return redirect("runbook_detail", slug=runbook.slug)
 
@@ -334,6 +331,6 @@ def execution_rerun(request, pk):
     try:
         execution = services.rerun(original, request.user, actor_of(request), request=request)
     except services.RerunRefused as exc:
-        messages.error(request, f"This run cannot be run again: {exc}.")
+        messages.error(request, f"{exc}.")
         return redirect("execution_detail", pk=original.pk)
     return redirect("execution_detail", pk=execution.pk)

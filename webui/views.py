@@ -15,8 +15,8 @@ from runbooks import approvals, services
 from runbooks.filters import ExecutionFilter
 from runbooks.logs import log_page
 from runbooks.models import Execution, Runbook
-from webui import dashboard_charts, explain, logs, timeline
-from webui.access import forbidden_page, role_required
+from webui import dashboard_charts, explain, logs, refusals, timeline
+from webui.access import role_required
 from webui.filters import list_page
 from webui.htmx import fragment
 
@@ -194,9 +194,7 @@ def _decide(request, pk, decide, done: str):
     try:
         decide(execution, request.user, actor_of(request), request.POST.get("reason", "")[:1000], request=request)
     except approvals.ApprovalRefused as exc:
-        if exc.status == 403:
-            return forbidden_page(request, str(exc))
-        messages.error(request, str(exc))
+        return refusals.to_page(request, exc, redirect("execution_detail", pk=execution.pk))
     else:
         messages.success(request, done)
     return redirect("execution_detail", pk=execution.pk)

@@ -6,7 +6,10 @@ import json
 
 import pytest
 
+from audit import trail
 from audit.models import AuditEntry
+from core.errors import Refused
+from events import services
 from events.models import Source
 from tests.events.helpers import as_bytes, load, post
 
@@ -90,3 +93,11 @@ def test_a_generic_source_with_a_preset(api, client):
     assert created.status_code == 201 and created.json()["preset"] == "datadog"
     response = post(client, "datadog", load("generic/datadog.json"), created.json()["token"])
     assert response.status_code == 202, response.json()
+
+
+def test_the_service_itself_refuses_a_source_the_rules_refuse():
+    # Whoever calls (an importer, a command, the page): no row, no audit entry.
+    with pytest.raises(Refused) as refused:
+        services.create_source({"name": "PD", "kind": "pagerduty", "mapping": {"nope": "a"}}, trail.SYSTEM)
+    assert dict(refused.value.problems).keys() == {"signing_secret", "mapping"}
+    assert not Source.objects.exists() and not AuditEntry.objects.exists()

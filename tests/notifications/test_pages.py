@@ -114,3 +114,20 @@ def test_an_admin_edits_tests_and_deletes_a_channel(admin):
     assert Delivery.objects.get().event == "test"
     assert admin.post("/notifications/channels/ops-mail/delete").status_code == 302
     assert Channel.objects.count() == 0 and Delivery.objects.count() == 1
+
+
+def test_the_pages_refuse_what_the_api_refuses_and_save_nothing(admin):
+    # The rules are notifications/validation.py's, the API's as well.
+    admin.post("/notifications/", {"name": "Ops mail", "kind": "email", "recipients": "ops@example.com"})
+    make_runbook(slug="disk", name="Disk cleanup")
+    wrong = admin.post(
+        "/notifications/subscriptions/", {"channel": "ops-mail", "runbook": "disk", "events": ["gate_failed"]}
+    )
+    assert wrong.status_code == 400 and "a runbook subscription takes" in wrong.content.decode()
+    assert Subscription.objects.count() == 0
+    edit = admin.post("/notifications/channels/ops-mail/", {"name": "Ops", "recipients": "not-an-address"})
+    assert edit.status_code == 400 and "is not an email address" in edit.content.decode()
+    assert Channel.objects.get().recipients == ["ops@example.com"]
+    keyless = admin.post("/notifications/", {"name": "PD", "kind": "pagerduty"})
+    assert keyless.status_code == 400 and "needs the integration&#x27;s routing key" in keyless.content.decode()
+    assert Channel.objects.count() == 1

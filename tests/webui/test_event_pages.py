@@ -76,6 +76,26 @@ def test_a_source_form_with_errors_explains_them(logged_in):
     assert not Source.objects.exists()
 
 
+def test_the_source_page_refuses_what_the_api_refuses_each_problem_at_once(logged_in):
+    # The rules are events/validation.py's, not the API serializer's: a short
+    # secret and a preset on a pagerduty source are both named on the form.
+    response = logged_in.post(
+        "/sources/new/",
+        {"name": "PD", "kind": "pagerduty", "preset": "datadog", "signing_secret": "short", "rate_limit_per_minute": 0},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "a signing secret of 16 to 255 characters" in html and "only generic sources take a preset" in html
+    assert not Source.objects.exists()
+
+
+def test_a_taken_source_name_is_explained_on_the_form(logged_in):
+    make_source("prod")
+    response = logged_in.post("/sources/new/", {"name": "PROD", "kind": "grafana", "rate_limit_per_minute": 1})
+    assert response.status_code == 200 and "a source with this name exists" in response.content.decode()
+    assert Source.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     "kind,expected",
     [
@@ -106,6 +126,9 @@ def test_the_binding_tester_explains_matches_and_non_matches(logged_in):
     html = logged_in.post("/bindings/test/", {"event": event}).content.decode()
     assert "would run" in html and "web-1" in html
     assert "Paste an event" in logged_in.post("/bindings/test/", {"event": ""}).content.decode()
+    event = json.dumps({"name": "Disk", "status": "pending"})
+    html = logged_in.post("/bindings/test/", {"event": event}).content.decode()
+    assert "event: status must be firing or resolved" in html
 
 
 def test_a_tripped_binding_shows_it_and_a_person_resets_it(logged_in):
