@@ -294,8 +294,9 @@ def _as(uid: int, gid: int) -> dict:
 def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int, dns_forward: bool) -> None:
     # pasta refuses to run as root (it would turn itself into nobody): it
     # runs as the run's UID, which owns the sandbox's outer user namespace.
-    # It forks into the background once the namespace is configured, and
-    # exits by itself when the namespace goes away with the run.
+    # It forks into the background once the namespace is configured and
+    # holds that namespace open, so it does not end with the run: the end of
+    # the run's UID lease kills it (uids.Lease.release).
     command = [
         pasta,
         "--config-net",

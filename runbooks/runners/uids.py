@@ -14,6 +14,7 @@ import fcntl
 import os
 import pwd
 import random
+import signal
 import stat
 from dataclasses import dataclass
 
@@ -28,7 +29,10 @@ class Lease:
     fd: int
 
     def release(self) -> None:
+        """At the run's end: nothing of its UID outlives it (pasta, which
+        holds the run's network namespace, included), then the UID is free."""
         if self.fd >= 0:
+            kill_processes_of(self.uid)
             with contextlib.suppress(OSError):
                 os.close(self.fd)  # closing drops the flock
             self.fd = -1
@@ -84,5 +88,30 @@ def acquire(pool: tuple[int, int], lock_dir: str) -> Lease:
         except BlockingIOError:
             os.close(fd)
             continue
+        # A worker killed mid-run leaves its run's processes behind: the UID
+        # is this run's alone from now on, so whatever still has it goes.
+        kill_processes_of(uid)
         return Lease(uid, fd)
     raise PoolError(f"all {count} runbook UIDs ({low}-{high}) are in use by live runs on this machine")
+
+
+def kill_processes_of(uid: int) -> int:
+    """SIGKILL every process whose real or effective UID is `uid`; how many."""
+    killed = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Uid:"):
+                        real, effective = (int(x) for x in line.split()[1:3])
+                        break
+                else:
+                    continue
+            if uid in (real, effective):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed

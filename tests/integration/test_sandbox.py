@@ -237,6 +237,7 @@ def control_plane(web_port) -> list[tuple[str, int]]:
 def test_a_runbook_reaches_no_part_of_the_control_plane(worker, web_port, outside_server, mode):
     targets = [*control_plane(web_port), (outside_server["host_side"], web_port)]
     urls = [outside_server["url"]]
+    stacks = pasta_processes()
     done = final(run(f"probe-{mode}", PROBE.format(targets=targets, urls=urls), network=mode, timeout_seconds=30).pk)
     assert done.status == "succeeded", (done.error, lines(done))
     assert done.network == mode
@@ -245,8 +246,23 @@ def test_a_runbook_reaches_no_part_of_the_control_plane(worker, web_port, outsid
     assert len([text for text in output if text.startswith("refused")]) == len(targets), output
     if mode == "egress":
         assert "REACHED hello from outside" in output, output
+        # Its network stack (pasta, which holds the run's network namespace) ended with it.
+        assert not pasta_processes() - stacks
     else:
         assert "REACHED hello from outside" not in output, output
+
+
+def pasta_processes() -> set[int]:
+    found = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[0].endswith(b"pasta"):
+                        found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 # --- Leftovers -----------------------------------------------------------------

@@ -131,3 +131,29 @@ def test_make_run_opts_out_out_loud_where_bwrap_cannot_run(settings, monkeypatch
     command = run_steward.Command(stdout=io.StringIO())
     assert command.choose_sandbox() == {}
     assert "Runbook sandbox: namespaces" in command.stdout.getvalue()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root worker leases UIDs")
+def test_nothing_of_a_runs_uid_outlives_its_lease_nor_survives_into_the_next(lock_dir):
+    """pasta (an egress run's network stack) and anything else running as the
+    run's UID is killed when the run's lease ends; what a killed worker left
+    behind is killed when the UID is leased again."""
+    lease = uids.acquire((62990, 62990), lock_dir)
+    left = subprocess.Popen(["sleep", "300"], user=lease.uid, group=lease.uid, start_new_session=True)
+    assert _alive(left.pid)
+    lease.release()
+    left.wait(timeout=5)
+    assert left.returncode == -9
+
+    crashed = subprocess.Popen(["sleep", "300"], user=62990, group=62990, start_new_session=True)
+    uids.acquire((62990, 62990), lock_dir)
+    crashed.wait(timeout=5)
+    assert crashed.returncode == -9
