@@ -26,11 +26,13 @@ Network modes:
 - host: the worker's own network (admins only).
 """
 
+import contextlib
 import fcntl
 import ipaddress
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -265,9 +267,10 @@ def deny_routes(deny: list[str]) -> str:
     return "".join(f"route replace prohibit {net}\n" for net in sorted(set(networks), key=str))
 
 
-def start_egress(pid: int, deny: list[str], uid: int, gid: int, dns_forward: bool = False) -> None:
+def start_egress(pid: int, deny: list[str], uid: int, gid: int, dns_forward: bool = False) -> int:
     """Give the sandbox whose first process is `pid` outbound network
-    through pasta, with the deny routes in place; raises SandboxError.
+    through pasta, with the deny routes in place; returns pasta's pid, for
+    the caller to kill when the run ends; raises SandboxError.
     `dns_forward`: the run's resolver is DNS_FORWARD, mapped to this
     machine's (see Box.resolv_conf)."""
     pasta = pasta_path()
@@ -277,8 +280,13 @@ def start_egress(pid: int, deny: list[str], uid: int, gid: int, dns_forward: boo
     try:
         owner = fcntl.ioctl(netns, _NS_GET_USERNS)
         try:
-            _run_pasta(pasta, netns, owner, uid, gid, dns_forward)
-            _add_routes(netns, owner, deny_routes(deny))
+            pasta_pid = _run_pasta(pasta, netns, owner, uid, gid, dns_forward)
+            try:
+                _add_routes(netns, owner, deny_routes(deny))
+            except SandboxError:
+                stop_egress(pasta_pid)
+                raise
+            return pasta_pid
         finally:
             os.close(owner)
     finally:
@@ -291,12 +299,29 @@ def _as(uid: int, gid: int) -> dict:
     return {"user": uid, "group": gid, "extra_groups": []}
 
 
-def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int, dns_forward: bool) -> None:
+def stop_egress(pasta_pid: int | None) -> None:
+    if pasta_pid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pasta_pid, signal.SIGKILL)
+
+
+def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int, dns_forward: bool) -> int:
     # pasta refuses to run as root (it would turn itself into nobody): it
     # runs as the run's UID, which owns the sandbox's outer user namespace.
     # It forks into the background once the namespace is configured and
-    # holds that namespace open, so it does not end with the run: the end of
-    # the run's UID lease kills it (uids.Lease.release).
+    # holds that namespace open, so it does not end with the run: it writes
+    # its pid, and the runner kills it when the run ends (with a root
+    # worker, the end of the run's UID lease would too: uids.Lease.release).
+    folder = tempfile.mkdtemp(prefix="steward-pasta-")
+    try:
+        if os.geteuid() == 0:
+            os.chown(folder, uid, gid)
+        return _start_pasta(pasta, netns, owner, uid, gid, dns_forward, os.path.join(folder, "pid"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_pasta(pasta, netns, owner, uid, gid, dns_forward, pid_file) -> int:
     command = [
         pasta,
         "--config-net",
@@ -314,6 +339,8 @@ def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int, dns_forwa
         f"/proc/self/fd/{owner}",
         "--netns",
         f"/proc/self/fd/{netns}",
+        "--pid",
+        pid_file,
         *(["--dns-forward", DNS_FORWARD] if dns_forward else []),
     ]
     try:
@@ -331,6 +358,11 @@ def _run_pasta(pasta: str, netns: int, owner: int, uid: int, gid: int, dns_forwa
         raise SandboxError(f"pasta could not start: {exc}") from None
     if done.returncode != 0:
         raise SandboxError(f"pasta failed: {_last_line(done.stderr)}")
+    try:
+        with open(pid_file) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError) as exc:
+        raise SandboxError(f"pasta started but wrote no pid: {exc}") from None
 
 
 def _add_routes(netns: int, owner: int, batch: str) -> None:

@@ -314,6 +314,7 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
     )
     info_r, info_w = os.pipe2(os.O_CLOEXEC)
     block_r = block_w = -1
+    pasta_pid = None
     if spec.network == "egress":
         # bwrap waits on this pipe before it execs the runbook: the network
         # and its deny routes are in place before the runbook's first instruction.
@@ -344,7 +345,7 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
             try:
                 if not info:
                     raise namespaces.SandboxError("bwrap ended before the sandbox was ready")
-                namespaces.start_egress(info["child-pid"], spec.egress_deny, who.uid, who.gid, dns_forward)
+                pasta_pid = namespaces.start_egress(info["child-pid"], spec.egress_deny, who.uid, who.gid, dns_forward)
             except (namespaces.SandboxError, OSError) as exc:
                 _kill_group(proc.pid)
                 proc.communicate()
@@ -356,6 +357,7 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
         supervisor = _Supervisor(proc, spec, sink, pid_namespace=info.get("pid-namespace"))
         return supervisor.supervise(), supervisor
     finally:
+        namespaces.stop_egress(pasta_pid)  # it holds the run's network namespace open
         for fd in (info_r, info_w, block_r, block_w):
             if fd >= 0:
                 os.close(fd)
