@@ -1,9 +1,10 @@
 """The checkout guard: notes every file a test process opens, lists or
 changes beside the checkout (in its parent folder) instead of inside it.
 
-A fresh clone has nothing beside it, so a test or code path that reads
-`../shared/...` passes here and fails on a user's machine. CI has such a
-folder next to its clone, which hid the bug; this makes it loud instead.
+A fresh clone has nothing beside it, so a test or code path that reads a
+folder next to the checkout passes on a machine that has one and fails on a
+user's. CI has such folders next to its clone, which hid the bug; this makes
+it loud instead.
 
 Two ways in, one hook:
 - the pytest process installs it from tests/checkout_guard/plugin.py, and

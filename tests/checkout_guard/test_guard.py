@@ -1,5 +1,6 @@
-"""The checkout guard catches a read of ../shared, in the test process, in
-a process the tests start, and fails the pytest run that did it."""
+"""The checkout guard catches a read beside the checkout, in the test
+process, in a process the tests start, and fails the pytest run that did it.
+The path read need not exist: the guard sees the attempt."""
 
 import contextlib
 import os
@@ -12,20 +13,20 @@ from tests.checkout_guard import sitecustomize as hook
 from tests.checkout_guard.plugin import CHECKOUT, WATCH
 from tests.conftest import child_env
 
-SHARED_FIXTURE = CHECKOUT.parent / "shared" / "fixtures" / "alertmanager" / "firing-one-alert.json"
+BESIDE_FILE = CHECKOUT.parent / "beside-the-checkout" / "fixtures" / "firing-one-alert.json"
 
 
 def paths(seen):
     return [s["path"] for s in seen]
 
 
-def test_a_read_of_the_shared_folder_beside_the_checkout_is_caught():
+def test_a_read_of_a_folder_beside_the_checkout_is_caught():
     with WATCH.expecting() as seen:
         with contextlib.suppress(OSError):  # caught whether or not it exists here
-            SHARED_FIXTURE.read_text()
+            BESIDE_FILE.read_text()
         with contextlib.suppress(OSError):
-            os.listdir(CHECKOUT / ".." / "shared")
-    assert paths(seen) == [str(SHARED_FIXTURE), str(CHECKOUT.parent / "shared")]
+            os.listdir(CHECKOUT / ".." / "beside-the-checkout")
+    assert paths(seen) == [str(BESIDE_FILE), str(CHECKOUT.parent / "beside-the-checkout")]
     assert seen[0]["where"].startswith("tests/checkout_guard/test_guard.py:")
 
 
@@ -39,10 +40,10 @@ def test_reads_inside_the_checkout_and_of_the_interpreter_are_not():
 
 def test_a_process_the_tests_start_is_watched_too():
     """Workers and gunicorn get child_env(): the same environment as here."""
-    reader = f"open({str(os.path.relpath(SHARED_FIXTURE, CHECKOUT))!r})"
+    reader = f"open({str(os.path.relpath(BESIDE_FILE, CHECKOUT))!r})"
     with WATCH.expecting() as seen:
         subprocess.run([sys.executable, "-c", reader], cwd=CHECKOUT, env=child_env(), capture_output=True, timeout=60)
-    assert paths(seen) == [str(SHARED_FIXTURE)]
+    assert paths(seen) == [str(BESIDE_FILE)]
     assert seen[0]["pid"] != os.getpid() and "-c" in seen[0]["process"]
 
 
@@ -53,16 +54,16 @@ def test_a_pytest_run_that_reads_beside_the_checkout_fails_naming_the_path_and_t
         import contextlib, os, subprocess, sys
 
         with contextlib.suppress(OSError):  # at collection, outside any test
-            os.listdir({str(CHECKOUT.parent)!r} + "/shared/fixtures")
+            os.listdir({str(CHECKOUT.parent)!r} + "/beside-the-checkout")
 
         def test_loads_a_shared_fixture():
             try:
-                open({str(SHARED_FIXTURE)!r})
+                open({str(BESIDE_FILE)!r})
             except OSError:
                 pass
 
         def test_starts_a_worker_that_lists_the_shared_folder():
-            subprocess.run([sys.executable, "-c", "import os; os.listdir({str(SHARED_FIXTURE.parent)!r})"])
+            subprocess.run([sys.executable, "-c", "import os; os.listdir({str(BESIDE_FILE.parent)!r})"])
 
         def test_stays_inside():
             open({str(CHECKOUT / "README.md")!r}).close()
@@ -77,13 +78,13 @@ def test_a_pytest_run_that_reads_beside_the_checkout_fails_naming_the_path_and_t
     assert "2 errors" in result.stdout and "3 passed" in result.stdout, result.stdout
     out = result.stdout
     assert f"test_reads.py::test_loads_a_shared_fixture touched 1 path(s) outside the checkout {CHECKOUT}" in out
-    assert f"open {SHARED_FIXTURE}  from " in result.stdout
+    assert f"open {BESIDE_FILE}  from " in result.stdout
     assert "test_starts_a_worker_that_lists_the_shared_folder touched 1 path(s)" in result.stdout
-    assert f"os.listdir {SHARED_FIXTURE.parent}  from ? in process " in result.stdout
+    assert f"os.listdir {BESIDE_FILE.parent}  from ? in process " in result.stdout
     assert "test_stays_inside touched" not in result.stdout
     summary = out[out.index("checkout guard") :]
     assert "Outside any test (collection or session set-up/teardown), this run touched 1 path(s)" in summary
-    assert f"os.listdir {SHARED_FIXTURE.parent.parent}  from ? in the test process" in summary
+    assert f"os.listdir {BESIDE_FILE.parent.parent}  from ? in the test process" in summary
 
 
 def test_a_venv_or_a_cache_beside_the_checkout_is_not_a_read_outside_it():
