@@ -1,6 +1,7 @@
 """From normalized alerts to committed events and executions, in one
 transaction; the broker hears about the executions only after commit."""
 
+import copy
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -105,7 +106,7 @@ def send_test_alert(source: Source, actor: trail.Actor, request=None) -> Ingeste
     change sources); the rate limit counts it like any request."""
     adapter = ADAPTERS[source.kind]
     try:
-        alerts = adapter.parse(adapter.SAMPLE, source)
+        alerts = adapter.parse(_fresh_firing(adapter.SAMPLE), source)
     except PayloadError as exc:
         raise TestAlertRefused(f"This source's settings do not read the sample alert: {exc}") from None
     if limits.retry_after(source):
@@ -126,6 +127,19 @@ def send_test_alert(source: Source, actor: trail.Actor, request=None) -> Ingeste
             request=request,
         )
     return result
+
+
+def _fresh_firing(sample: dict) -> dict:
+    """The sample with its alerts starting now: Alertmanager and Grafana
+    alerts run once per firing (fingerprint and startsAt), so a second test
+    alert with the sample's fixed startsAt would be taken for a
+    re-notification and start nothing."""
+    body = copy.deepcopy(sample)
+    now = timezone.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for alert in body.get("alerts", []):
+        if "startsAt" in alert:
+            alert["startsAt"] = now
+    return body
 
 
 def last_event(source: Source) -> Event | None:

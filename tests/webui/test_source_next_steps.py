@@ -57,6 +57,17 @@ def test_a_test_alert_of_each_kind_arrives_runs_the_bound_runbook_and_is_audited
     assert entry.after == {"events": [str(event.pk)], "executions": [str(run.pk)]}
 
 
+@pytest.mark.parametrize("kind", sorted(ADAPTERS))
+def test_a_second_test_alert_runs_again_it_is_no_re_notification(author, kind):
+    """Alertmanager and Grafana alerts run once per firing: each test alert
+    is a firing of its own, or the second click would start nothing."""
+    source, _ = make_source("src", kind, signing_secret="a-signing-secret-of-16+" if kind == "pagerduty" else "")
+    make_binding(make_runbook(slug="probe"), source, match=[{"path": "name", "op": "eq", "value": "StewardTestAlert"}])
+    for _ in range(2):
+        assert author.post("/sources/src/test-alert").status_code == 302
+    assert Execution.objects.filter(runbook__slug="probe").count() == 2
+
+
 def test_a_test_alert_nothing_binds_says_so(author):
     make_source("am", "alertmanager")
     page = author.post("/sources/am/test-alert", follow=True).content.decode()
