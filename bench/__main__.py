@@ -93,7 +93,7 @@ def live_fixtures(dedup_seconds: int) -> str:
     """The source, runbooks and bindings, through Steward's services; returns the token."""
     from audit import trail
     from bench.dispatch import RUNBOOK_SCRIPT
-    from events import services as event_services
+    from events import webhooks as event_services
     from events.models import Binding
     from runbooks import services
     from runbooks.models import Runbook

@@ -74,7 +74,7 @@ def _fixtures() -> dict:
     from django.contrib.auth import get_user_model
 
     from audit import trail
-    from events import services as event_services
+    from events import webhooks as event_services
     from events.models import Binding, Source
     from runbooks import services
     from runbooks.models import Runbook

@@ -23,7 +23,7 @@ from core.drf import (
     field_rule,
 )
 from core.errors import Refused
-from events import backtest, breaker, samples, services, validation
+from events import backtest, bindings, breaker, samples, validation, webhooks
 from events.filters import BindingFilter, EventFilter, SourceFilter
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS, generic
@@ -120,8 +120,8 @@ class SourceWithTokenSerializer(SourceSerializer):
 class RotateTokenSerializer(serializers.Serializer):
     grace_minutes = serializers.IntegerField(
         min_value=0,
-        max_value=services.MAX_GRACE_MINUTES,
-        default=services.DEFAULT_GRACE_MINUTES,
+        max_value=webhooks.MAX_GRACE_MINUTES,
+        default=webhooks.DEFAULT_GRACE_MINUTES,
         help_text="How long the old token keeps working; 0 stops it at once.",
     )
 
@@ -143,7 +143,7 @@ class SourceViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         # SourceTaken (a race the validators lost) is a 409, as a taken name is.
-        serializer.instance, self._token = services.create_source(
+        serializer.instance, self._token = webhooks.create_source(
             serializer.validated_data, actor_of(self.request), request=self.request
         )
 
@@ -160,8 +160,8 @@ class SourceViewSet(viewsets.ModelViewSet):
             )
 
     def perform_destroy(self, instance):
-        """Its events and runs stay; see services.delete_source."""
-        services.delete_source(instance, actor_of(self.request), request=self.request)
+        """Its events and runs stay; see webhooks.delete_source."""
+        webhooks.delete_source(instance, actor_of(self.request), request=self.request)
 
     @extend_schema(responses={201: SourceWithTokenSerializer})
     def create(self, request, *args, **kwargs):
@@ -177,7 +177,7 @@ class SourceViewSet(viewsets.ModelViewSet):
         source = self.get_object()
         body = RotateTokenSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
-        token = services.rotate_source_token(
+        token = webhooks.rotate_source_token(
             source, actor_of(request), grace_minutes=body.validated_data["grace_minutes"], request=request
         )
         return Response({**SourceSerializer(source).data, "token": token})
@@ -304,23 +304,23 @@ class BindingViewSet(viewsets.ModelViewSet):
     }
 
     def perform_create(self, serializer):
-        serializer.instance = services.save_binding(
+        serializer.instance = bindings.save_binding(
             None, serializer.validated_data, actor_of(self.request), request=self.request
         )
 
     def perform_update(self, serializer):
-        serializer.instance = services.save_binding(
+        serializer.instance = bindings.save_binding(
             serializer.instance, serializer.validated_data, actor_of(self.request), request=self.request
         )
 
     def perform_destroy(self, instance):
-        """Its runs stay, with no binding; see services.delete_binding."""
-        services.delete_binding(instance, actor_of(self.request), request=self.request)
+        """Its runs stay, with no binding; see bindings.delete_binding."""
+        bindings.delete_binding(instance, actor_of(self.request), request=self.request)
 
     @extend_schema(request=BindingTestRequestSerializer, responses=BindingTestResultsSerializer)
     @action(detail=False, methods=["post"])
     def test(self, request):
-        return Response({"results": services.test_bindings(samples.tested_document(request.data))})
+        return Response({"results": bindings.test_bindings(samples.tested_document(request.data))})
 
     @extend_schema(request=None, responses={200: BindingSerializer, 409: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from core import templating
 from events import dedup
+from events.bindings import match
 from events.models import Binding, Event
-from events.services import match
 from events.sources import ADAPTERS
 
 MAX_EVENTS = 20_000

@@ -142,7 +142,7 @@ class Event(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Null once its source is deleted: the event stays, with the name copied
-    # into source_name (events/services.py: delete_source).
+    # into source_name (events/webhooks.py: delete_source).
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
     source_name = models.CharField(max_length=100, blank=True, default="")
     received_at = models.DateTimeField(default=timezone.now)

@@ -14,7 +14,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from events import hookconfig, limits, services
+from events import hookconfig, ingest, limits
 from events.credentials import presented_token
 from events.sources import ADAPTERS
 from events.sources.base import PayloadError, SignatureError, TooManyAlerts, UpstreamError, check_count, decode_json
@@ -115,9 +115,9 @@ def _store(request, config, adapter, document, alerts) -> JsonResponse:
         return JsonResponse({"accepted": 0, "duplicate": True, "events": [], "executions": []}, status=202)
     try:
         result = (
-            services.ingest(source, alerts, request=request, bindings=config.bindings)
+            ingest.ingest(source, alerts, request=request, bindings=config.bindings)
             if alerts
-            else services.Ingested([], [])
+            else ingest.Ingested([], [])
         )
     except Exception:
         if delivery:

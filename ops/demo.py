@@ -9,7 +9,7 @@ from django.db import transaction
 
 from audit import trail
 from events.models import Binding, Source
-from events.services import rotate_source_token
+from events.webhooks import rotate_source_token
 from runbooks import manifest, services
 from runbooks.models import Runbook
 

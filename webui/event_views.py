@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
 from core.errors import Refused
-from events import backtest, breaker, samples, services, snippets
+from events import backtest, bindings, breaker, samples, snippets, webhooks
 from events.filters import BindingFilter
 from events.models import Binding, Event, Source
 from events.samples import sample_event
@@ -33,12 +33,12 @@ def _source_page(request, source: Source, token: str | None, status: int = 200):
         {
             "source": source,
             "token": token,
-            "last_event": services.last_event(source),
+            "last_event": webhooks.last_event(source),
             "webhook_url": source.webhook_url(),
             "snippet": snippets.for_source(source, source.webhook_url(), token),
             "served_from": _served_from(request),
-            "default_grace_minutes": services.DEFAULT_GRACE_MINUTES,
-            "max_grace_minutes": services.MAX_GRACE_MINUTES,
+            "default_grace_minutes": webhooks.DEFAULT_GRACE_MINUTES,
+            "max_grace_minutes": webhooks.MAX_GRACE_MINUTES,
         },
         status=status,
     )
@@ -76,7 +76,7 @@ def source_new(request):
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
         try:
-            source, token = services.create_source(data, actor_of(request), request=request)
+            source, token = webhooks.create_source(data, actor_of(request), request=request)
         except Refused as exc:
             # A taken name (SourceTaken) or a rule of events/validation.py.
             refusals.add_to_form(form, exc)
@@ -109,8 +109,8 @@ def source_test_alert(request, slug):
     and runs, as if the tool had sent it; audited as a test alert."""
     source = get_object_or_404(Source, slug=slug)
     try:
-        result = services.send_test_alert(source, actor_of(request), request=request)
-    except services.TestAlertRefused as exc:
+        result = webhooks.send_test_alert(source, actor_of(request), request=request)
+    except webhooks.TestAlertRefused as exc:
         messages.error(request, f"No test alert sent. {exc}")
         return redirect("source_detail", slug=source.slug)
     runs = len(result.executions)
@@ -126,12 +126,12 @@ def source_delete(request, slug):
     """GET: what deleting this source does, and a button; POST: delete it."""
     source = get_object_or_404(Source, slug=slug)
     if request.method == "POST":
-        services.delete_source(source, actor_of(request), request=request)
+        webhooks.delete_source(source, actor_of(request), request=request)
         messages.success(
             request, f"Source {source.name} deleted: /hooks/{source.slug} answers 404. Its events and runs stay."
         )
         return redirect("source_list")
-    return render(request, "webui/source_delete.html", {"source": source, **services.deleting_source_keeps(source)})
+    return render(request, "webui/source_delete.html", {"source": source, **webhooks.deleting_source_keeps(source)})
 
 
 @role_required("manage_sources")
@@ -139,14 +139,14 @@ def source_delete(request, slug):
 def source_rotate(request, slug):
     source = get_object_or_404(Source, slug=slug)
     try:
-        grace = int(request.POST.get("grace_minutes", services.DEFAULT_GRACE_MINUTES))
+        grace = int(request.POST.get("grace_minutes", webhooks.DEFAULT_GRACE_MINUTES))
     except ValueError:
         grace = -1
-    if not 0 <= grace <= services.MAX_GRACE_MINUTES:
-        limit = services.MAX_GRACE_MINUTES
+    if not 0 <= grace <= webhooks.MAX_GRACE_MINUTES:
+        limit = webhooks.MAX_GRACE_MINUTES
         messages.error(request, f"The grace period is a whole number of minutes from 0 to {limit}.")
         return redirect("source_detail", slug=source.slug)
-    token = services.rotate_source_token(source, actor_of(request), grace_minutes=grace, request=request)
+    token = webhooks.rotate_source_token(source, actor_of(request), grace_minutes=grace, request=request)
     if grace:
         until = f"{source.previous_token_expires_at:%Y-%m-%d %H:%M} UTC"
         messages.warning(request, f"The old token works until {until}: update the tool's configuration before then.")
@@ -169,7 +169,7 @@ def binding_new(request):
     )
     form = BindingForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        binding = services.save_binding(None, form.values, actor_of(request), request=request)
+        binding = bindings.save_binding(None, form.values, actor_of(request), request=request)
         return _after_saving(request, binding, "created")
     return render(request, "webui/binding_form.html", {"form": form})
 
@@ -179,7 +179,7 @@ def binding_edit(request, pk):
     binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)
     form = BindingForm(request.POST or None, initial=BindingForm.initial_of(binding), binding=binding)
     if request.method == "POST" and form.is_valid():
-        binding = services.save_binding(binding, form.values, actor_of(request), request=request)
+        binding = bindings.save_binding(binding, form.values, actor_of(request), request=request)
         return _after_saving(request, binding, "saved")
     return render(request, "webui/binding_form.html", {"form": form, "binding": binding})
 
@@ -204,7 +204,7 @@ def binding_delete(request, pk):
     """GET: what deleting this binding does, and a button; POST: delete it."""
     binding = get_object_or_404(Binding.objects.select_related("source", "runbook"), pk=pk)
     if request.method == "POST":
-        services.delete_binding(binding, actor_of(request), request=request)
+        bindings.delete_binding(binding, actor_of(request), request=request)
         messages.success(request, f"Binding {binding.name} deleted. Its past runs stay in the history.")
         return redirect("binding_list")
     return render(
@@ -246,7 +246,7 @@ def binding_test(request):
             else {"event": form.cleaned_data["event"]}
         )
         try:
-            results = services.test_bindings(samples.tested_document(data))
+            results = bindings.test_bindings(samples.tested_document(data))
         except Refused as exc:
             error = refusals.summary(exc)
     return render(request, "webui/binding_test.html", {"form": form, "results": results, "error": error})

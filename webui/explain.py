@@ -1,13 +1,13 @@
 """Why each binding did or did not start a run for an event, in words.
 
-The bindings are read once (events.services.bindings_for, one query) and
+The bindings are read once (events.bindings.bindings_for, one query) and
 checked in memory with the same matcher that ingestion uses
 (events/matching.py explains a failed condition in words); the runs they
 started come from the event's executions, already read by the page."""
 
 from dataclasses import dataclass, field
 
-from events import services
+from events import bindings
 from events.models import Binding, Event
 from runbooks.models import Execution
 
@@ -41,8 +41,8 @@ def bindings_for_event(event: Event, executions: list[Execution]) -> list[Verdic
     for execution in executions:
         by_binding.setdefault(execution.binding_id, []).append(execution)
     verdicts = []
-    for binding in services.bindings_for(event.source):
-        matched, reason = services.match(binding, document)
+    for binding in bindings.bindings_for(event.source):
+        matched, reason = bindings.match(binding, document)
         ran = by_binding.get(binding.pk, [])
         verdicts.append(Verdict(binding, matched, _reason(binding, matched, reason, ran, event), ran))
     # The ones that matched first: that is what a person looks for.

@@ -19,7 +19,7 @@ optional part its default, so callers never probe for it:
 - `EXTRA_CONTENT_TYPES`, optional (default none): content types accepted besides JSON.
 - `AUTH_SCHEME`, optional (default Bearer): the scheme named in a 401's WWW-Authenticate.
 - `SAMPLE`: a body of this kind holding one firing alert, which the source
-  page's "Send a test alert" feeds through `parse` (events/services.py: send_test_alert).
+  page's "Send a test alert" feeds through `parse` (events/webhooks.py: send_test_alert).
 
 Any of them may raise PayloadError (400), or UpstreamError (502) when it had
 to ask another service that did not answer.

@@ -7,7 +7,7 @@ from rest_framework.test import APIRequestFactory
 from accounts.validation import AccountRefused
 from core import errors
 from core.drf import exception_handler
-from events import services as event_services
+from events import webhooks
 from notifications.channels import ChannelError
 from runbooks.approvals import ApprovalRefused
 from runbooks.parameters import ParameterError
@@ -21,8 +21,8 @@ from runbooks.services import RerunRefused
     "refusal,status",
     [
         (AccountRefused("taken", "username"), 400),
-        (event_services.SourceTaken("name", "a source with this name exists"), 409),
-        (event_services.TestAlertRefused("no binding"), 400),
+        (webhooks.SourceTaken("name", "a source with this name exists"), 409),
+        (webhooks.TestAlertRefused("no binding"), 400),
         (ChannelError("url", "a webhook channel needs its URL"), 400),
         (ApprovalRefused("not awaiting approval"), 409),
         (ApprovalRefused("another responder must approve", errors.FORBIDDEN), 403),

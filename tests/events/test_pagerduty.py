@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError
 
 from audit.models import AuditEntry
-from events import services
+from events import ingest
 from events.models import Event
 from tests.events.helpers import as_bytes, load, post
 from tests.factories import make_source
@@ -155,7 +155,7 @@ def test_a_delivery_that_could_not_be_stored_is_stored_when_retried(client, page
         raise OperationalError("database is locked")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services, "ingest", database_down)
+        patch.setattr(ingest, "ingest", database_down)
         assert deliver(client, token, body, signature(body), webhook_id="retry-after-503").status_code == 503
     retry = deliver(client, token, body, signature(body), webhook_id="retry-after-503")
     assert retry.status_code == 202 and retry.json()["accepted"] == 1

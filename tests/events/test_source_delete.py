@@ -120,10 +120,10 @@ def test_a_name_taken_between_the_check_and_the_insert_is_refused_whole(source):
     """What two creations at once meet: the validator saw no clash, the
     database's constraint does. A clear refusal, no source and no audit."""
     from audit import trail
-    from events import services
+    from events import webhooks
 
-    with pytest.raises(services.SourceTaken) as refused:
-        services.create_source({"name": "GEN", "kind": "generic"}, trail.SYSTEM)
+    with pytest.raises(webhooks.SourceTaken) as refused:
+        webhooks.create_source({"name": "GEN", "kind": "generic"}, trail.SYSTEM)
     assert refused.value.field == "name" and str(refused.value) == "a source with this name exists"
     assert Source.objects.count() == 1
     assert not AuditEntry.objects.filter(action="source.created", after__name="GEN").exists()

@@ -9,7 +9,7 @@ import pytest
 from audit import trail
 from audit.models import AuditEntry
 from core.errors import Refused
-from events import services
+from events import webhooks
 from events.models import Source
 from tests.events.helpers import as_bytes, load, post
 
@@ -98,6 +98,6 @@ def test_a_generic_source_with_a_preset(api, client):
 def test_the_service_itself_refuses_a_source_the_rules_refuse():
     # Whoever calls (an importer, a command, the page): no row, no audit entry.
     with pytest.raises(Refused) as refused:
-        services.create_source({"name": "PD", "kind": "pagerduty", "mapping": {"nope": "a"}}, trail.SYSTEM)
+        webhooks.create_source({"name": "PD", "kind": "pagerduty", "mapping": {"nope": "a"}}, trail.SYSTEM)
     assert dict(refused.value.problems).keys() == {"signing_secret", "mapping"}
     assert not Source.objects.exists() and not AuditEntry.objects.exists()

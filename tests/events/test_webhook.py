@@ -190,12 +190,12 @@ def test_requires_approval_creates_runs_awaiting_approval(client, setup):
 def test_database_errors_are_503_with_retry_after(client, setup, monkeypatch):
     from django.db import OperationalError
 
-    from events import services
+    from events import ingest
 
     def down(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(services, "ingest", down)
+    monkeypatch.setattr(ingest, "ingest", down)
     _, token, _ = setup
     response = post(client, "am", load_fixture("alertmanager/firing-two-alerts.json"), token)
     assert response.status_code == 503 and response["Retry-After"]
