@@ -42,7 +42,7 @@ urlpatterns = [
     path("", include("webui.urls")),
 ]
 
-handler400 = "webui.views.bad_request"
-handler403 = "webui.views.forbidden"
-handler404 = "webui.views.not_found"
-handler500 = "webui.views.server_error"
+handler400 = "webui.views.errors.bad_request"
+handler403 = "webui.views.errors.forbidden"
+handler404 = "webui.views.errors.not_found"
+handler500 = "webui.views.errors.server_error"

@@ -105,6 +105,15 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# What the pages call each preset.
+PRESET_TITLES = {
+    "datadog": "Datadog",
+    "splunk": "Splunk",
+    "elastic_watcher": "Elastic Watcher",
+    "eventbridge": "Amazon EventBridge",
+}
+
+
 def verify(request, raw_body: bytes, source) -> None:
     header = request.headers.get(SIGNATURE_HEADER, "")
     secret = source.signing_secret

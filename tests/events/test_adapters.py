@@ -63,3 +63,15 @@ def test_generic_array_and_mapping():
 def test_generic_refuses_what_it_cannot_read(body):
     with pytest.raises(PayloadError):
         generic.parse(body, Source(kind="generic", mapping={}))
+
+
+def test_the_source_form_offers_every_kind_and_preset_of_the_registry():
+    """The page's choices are the registry's: a new adapter or preset shows
+    up on the new-source form without touching the form."""
+    from events.sources import ADAPTERS
+    from webui.forms.events import SourceForm
+
+    form = SourceForm()
+    assert [value for value, _ in form.fields["kind"].choices] == list(ADAPTERS)
+    assert [value for value, _ in form.fields["preset"].choices] == ["", *generic.PRESETS]
+    assert generic.PRESET_TITLES.keys() == generic.PRESETS.keys()

@@ -1,7 +1,4 @@
-"""API tokens and users. Everyone with a role manages their own tokens
-(create, see the prefix, revoke); admins see and revoke everyone's, create
-users and give them roles. A token's secret is shown once, in the answer
-that creates it, never stored or shown again."""
+"""API tokens (each user's own; admins see all) and users' roles."""
 
 from datetime import timedelta
 
@@ -20,7 +17,7 @@ from accounts.models import ApiToken
 from accounts.validation import AccountRefused
 from webui import pagination
 from webui.access import refuse, role_required
-from webui.forms import RoleForm, TokenForm, UserForm
+from webui.forms.accounts import RoleForm, TokenForm, UserForm
 
 USERS_PAGE = 200
 

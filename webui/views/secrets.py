@@ -1,6 +1,4 @@
-"""The secrets page: create, replace a value, delete, and (admins) choose
-the runbooks a secret allows. A value is never sent back to the browser
-once saved; the audit trail records who changed what, never the value."""
+"""Secrets: names and scopes only; a value is written, never shown again."""
 
 from django.contrib import messages
 from django.http import Http404
@@ -11,7 +9,7 @@ from accounts.authentication import actor_of
 from runbooks import secret_store
 from runbooks.models import Secret
 from webui.access import forbidden_page, role_required
-from webui.forms import SecretForm, SecretUpdateForm
+from webui.forms.secrets import SecretForm, SecretUpdateForm
 
 
 def _secret(pk) -> Secret:

@@ -1,10 +1,5 @@
-"""Runbook pages: list, write and edit (code editor, upload), run (a form
-generated from the parameters schema), versions (list, view, diff, restore),
-and the actions on a run that start another one (rerun).
-
-Each page reads what it shows in a bounded number of queries and calls
-runbooks.services for every change, as the API does.
-"""
+"""Runbooks: the list, authoring in the browser (new, edit, upload), a
+runbook's page with its Run form, its versions, review, restore and diff."""
 
 import json
 
@@ -23,7 +18,7 @@ from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion, S
 from webui import diff, refusals
 from webui.access import role_required
 from webui.filters import list_page
-from webui.forms import ParametersForm, RunbookForm
+from webui.forms.runbooks import ParametersForm, RunbookForm
 
 VERSIONS_PAGE = 50
 
@@ -319,18 +314,3 @@ def _bad_diff(request, runbook, reason: str):
 
 def _pretty(schema) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False)
-
-
-@role_required("run")
-@require_POST
-def execution_rerun(request, pk):
-    try:
-        original = Execution.objects.select_related("runbook", "version").get(pk=pk)
-    except (Execution.DoesNotExist, ValueError):
-        raise Http404("No such execution.") from None
-    try:
-        execution = services.rerun(original, request.user, actor_of(request), request=request)
-    except services.RerunRefused as exc:
-        messages.error(request, f"{exc}.")
-        return redirect("execution_detail", pk=original.pk)
-    return redirect("execution_detail", pk=execution.pk)

@@ -1,21 +1,18 @@
-"""Pages. Each view reads what it shows in a bounded number of queries and
-calls the same services as the API for anything that changes state."""
+"""The executions: the list, a run's page and its live log, and what a
+person does to a run (cancel, approve, reject, run again), through the
+same services as the API."""
 
 from django.contrib import messages
-from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
-from events.filters import EventFilter, SourceFilter
-from events.models import Binding, Event, Source
-from reports import stats
 from runbooks import approvals, services
 from runbooks.filters import ExecutionFilter
 from runbooks.logs import log_page
-from runbooks.models import Execution, Runbook
-from webui import dashboard_charts, explain, logs, refusals, timeline
+from runbooks.models import Execution
+from webui import logs, refusals, timeline
 from webui.access import role_required
 from webui.filters import list_page
 from webui.htmx import fragment
@@ -23,67 +20,19 @@ from webui.htmx import fragment
 Status = Execution.Status
 
 
-def _executions():
+def listed_runs():
+    """Executions with what every list of runs shows beside them."""
     return Execution.objects.select_related("runbook", "version", "event")
 
 
 @role_required("read")
-def dashboard(request):
-    """What needs a person now (running, awaiting approval, failures, tripped
-    bindings), then four charts over fixed recent windows."""
-    now = timezone.now()
-    plan = stats.Plan.load(now)  # which hours the charts read from the hourly rollups
-    hours = stats.runs_per_hour(now, plan=plan)
-    totals = {s.value: sum(h.counts[s.value] for h in hours) for s in Status}
-    rates = stats.success_rates(now, plan=plan)
-    delays = stats.alert_to_remediation(now, plan=plan)
-    noisy = stats.noisiest_alerts(now, plan=plan)
-    return render(
-        request,
-        "webui/dashboard.html",
-        {
-            "counts": [(s.value, totals[s.value]) for s in Status],
-            "ran_today": sum(totals.values()),
-            # Oldest first: the one closest to expiring leads.
-            "awaiting": _executions()
-            .filter(status=Status.AWAITING_APPROVAL)
-            .select_related("requested_by")
-            .order_by("created_at")[:20],
-            "running": _executions()
-            .filter(status=Status.RUNNING)
-            .select_related("requested_by")
-            .order_by("-started_at")[:20],
-            "failures": _executions()
-            .filter(status__in=[Status.FAILED, Status.TIMED_OUT, Status.LOST])
-            .select_related("requested_by")
-            .order_by("-created_at")[:10],
-            "tripped": Binding.objects.filter(tripped_at__isnull=False)
-            .select_related("runbook")
-            .order_by("-tripped_at")[:20],
-            "has_runbooks": Runbook.objects.exists(),
-            "charts": dashboard_charts.build(hours, rates, delays, noisy),
-            "groups": stats.GROUPS,
-            "hour_rows": [
-                {"label": f"{timezone.localtime(h.start):%H}:00", "values": [h.counts[s.value] for s in Status]}
-                for h in hours
-            ],
-            "time_zone": timezone.get_current_timezone_name(),
-            "rates": rates,
-            "delays": delays,
-            "median_delay": stats.median_bucket(delays),
-            "noisy": noisy,
-        },
-    )
-
-
-@role_required("read")
 def execution_list(request):
-    return list_page(request, "webui/execution_list.html", ExecutionFilter, _executions(), "-created_at", "executions")
+    return list_page(request, "webui/execution_list.html", ExecutionFilter, listed_runs(), "-created_at", "executions")
 
 
 def _get_execution(pk):
     try:
-        return _executions().select_related("binding", "requested_by", "decided_by", "event__source").get(pk=pk)
+        return listed_runs().select_related("binding", "requested_by", "decided_by", "event__source").get(pk=pk)
     except (Execution.DoesNotExist, ValueError):
         raise Http404("No such execution.") from None
 
@@ -200,55 +149,16 @@ def _decide(request, pk, decide, done: str):
     return redirect("execution_detail", pk=execution.pk)
 
 
-@role_required("read")
-def event_list(request):
-    events = Event.objects.select_related("source")
-    return list_page(request, "webui/event_list.html", EventFilter, events, "-received_at", "events")
-
-
-@role_required("read")
-def event_detail(request, pk):
+@role_required("run")
+@require_POST
+def execution_rerun(request, pk):
     try:
-        event = Event.objects.select_related("source").get(pk=pk)
-    except (Event.DoesNotExist, ValueError):
-        raise Http404("No such event.") from None
-    executions = list(_executions().select_related("binding").filter(event=event).order_by("-created_at"))
-    return render(
-        request,
-        "webui/event_detail.html",
-        {
-            "event": event,
-            "executions": executions,
-            "verdicts": explain.bindings_for_event(event, executions),
-        },
-    )
-
-
-@role_required("read")
-def source_list(request):
-    return list_page(request, "webui/source_list.html", SourceFilter, Source.objects.all(), "name", "sources")
-
-
-# --- Error pages: JSON for the API and webhooks, HTML elsewhere ----------------
-
-
-def _error_page(request, status: int, title: str):
-    if request.path.startswith(("/api/", "/hooks/")):
-        return JsonResponse({"detail": title}, status=status)
-    return render(request, "webui/error.html", {"status": status, "title": title}, status=status)
-
-
-def bad_request(request, exception=None):
-    return _error_page(request, 400, "Bad request.")
-
-
-def forbidden(request, exception=None):
-    return _error_page(request, 403, "You may not do this.")
-
-
-def not_found(request, exception=None):
-    return _error_page(request, 404, "Not found.")
-
-
-def server_error(request):
-    return _error_page(request, 500, "Something went wrong on our side; it has been logged.")
+        original = Execution.objects.select_related("runbook", "version").get(pk=pk)
+    except (Execution.DoesNotExist, ValueError):
+        raise Http404("No such execution.") from None
+    try:
+        execution = services.rerun(original, request.user, actor_of(request), request=request)
+    except services.RerunRefused as exc:
+        messages.error(request, f"{exc}.")
+        return redirect("execution_detail", pk=original.pk)
+    return redirect("execution_detail", pk=execution.pk)

@@ -1,6 +1,4 @@
-"""The audit page: every change, filtered, newest first; the latest check of
-the chain, and for admins a button that verifies it (in bounded steps:
-audit/checks.py)."""
+"""The audit trail: the list, and verifying the chain."""
 
 from django.shortcuts import redirect, render
 

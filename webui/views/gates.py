@@ -1,4 +1,4 @@
-"""The gates page: each gate, its recent checks, their verdicts and runs."""
+"""Deployment gates and their recent checks."""
 
 from django.db.models import F, Prefetch, Window
 from django.db.models.functions import RowNumber
