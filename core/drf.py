@@ -1,11 +1,5 @@
 """API plumbing shared by every app: pagination, errors, the router."""
 
-import binascii
-import datetime
-from base64 import b64decode
-from urllib import parse
-
-from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema_field
@@ -13,11 +7,13 @@ from rest_framework import pagination, routers, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core import errors
+from core import errors, keyset
 from core.errors import Refused
 from core.errors import status_of as errors_status_of
+from core.filtering import FilterBackend
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
@@ -26,17 +22,34 @@ SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
 INVALID_CURSOR = "not a cursor this list gave out; start again without it"
 
 
-class CursorPagination(pagination.CursorPagination):
-    """`{"results", "next", "previous"}`, stable under inserts.
+class CursorPagination(pagination.BasePagination):
+    """`{"results", "next", "previous"}` by core/keyset.py, the pages'
+    paginator too: stable under inserts, one query at any depth.
 
-    A bad `page_size` or `cursor` is a 400 naming it, never silently the
-    default page (DRF ignores a bad page_size) nor a 404 or a 500 (a cursor
-    is base64 a client can edit, and its position reaches the query)."""
+    The order is the list's `?ordering=` (core.filtering.FilterBackend) or
+    the paginator's own. A bad `page_size` or `cursor` is a 400 naming it,
+    never silently the default page nor a 500 (a cursor is base64 a client
+    can edit, and its position reaches the query)."""
 
     ordering = "-created_at"
-    page_size = 50
+    page_size = keyset.DEFAULT_SIZE
+    max_page_size = keyset.MAX_SIZE
+    cursor_query_param = "cursor"
     page_size_query_param = "page_size"
-    max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.base_url = request.build_absolute_uri()
+        size = self.get_page_size(request)
+        cursors = request.query_params.getlist(self.cursor_query_param)
+        try:
+            if len(cursors) > 1:
+                raise keyset.InvalidCursor("two cursors")
+            self.page = keyset.page(
+                queryset, self._ordering(request, queryset, view), cursors[0] if cursors else None, size
+            )
+        except keyset.InvalidCursor:
+            raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
+        return self.page.rows
 
     def get_page_size(self, request):
         values = request.query_params.getlist(self.page_size_query_param)
@@ -47,49 +60,45 @@ class CursorPagination(pagination.CursorPagination):
             raise ValidationError({self.page_size_query_param: [f"a whole number from 1 to {self.max_page_size}"]})
         return int(wanted)
 
-    def paginate_queryset(self, queryset, request, view=None):
-        self._model = queryset.model  # decode_cursor checks the position against the ordering's field
-        return super().paginate_queryset(queryset, request, view)
+    def _ordering(self, request, queryset, view) -> str:
+        for backend in getattr(view, "filter_backends", ()):
+            if issubclass(backend, FilterBackend) and (asked := backend().get_ordering(request, queryset, view)):
+                return asked[0]
+        return self.ordering
 
-    def decode_cursor(self, request):
-        values = request.query_params.getlist(self.cursor_query_param)
-        if not values:
-            return None
-        try:
-            if len(values) > 1:
-                raise ValueError("two cursors")
-            querystring = b64decode(values[0].encode("ascii"), validate=True).decode("ascii")
-            tokens = parse.parse_qs(querystring, keep_blank_values=True, strict_parsing=bool(querystring))
-            offset = pagination._positive_int(tokens.get("o", ["0"])[0], cutoff=self.offset_cutoff)
-            reverse = bool(int(tokens.get("r", ["0"])[0]))
-            position = self._checked_position(tokens.get("p", [None])[0])
-        except (TypeError, ValueError, OverflowError, binascii.Error, DjangoValidationError):
-            raise ValidationError({self.cursor_query_param: [INVALID_CURSOR]}) from None
-        return pagination.Cursor(offset=offset, reverse=reverse, position=position)
+    def get_paginated_response(self, data):
+        return Response(
+            {"next": self._link(self.page.next), "previous": self._link(self.page.previous), "results": data}
+        )
 
-    def _checked_position(self, position: str | None) -> str | None:
-        """The position as the ordering's field reads it (ValueError or
-        ValidationError when it cannot), a time moved to UTC: a position
-        with an offset PostgreSQL refuses would otherwise be a 500."""
-        if position is None:
-            return None
-        try:
-            field = self._model._meta.get_field(self.ordering[0].lstrip("-"))
-        except (AttributeError, FieldDoesNotExist):
-            return position
-        value = field.to_python(position)
-        if isinstance(value, datetime.datetime):
-            if value.tzinfo is None:
-                raise ValueError("a cursor's time has an offset")
-            return value.astimezone(datetime.UTC).isoformat()
-        return position
+    def _link(self, cursor: str | None) -> str | None:
+        return replace_query_param(self.base_url, self.cursor_query_param, cursor) if cursor else None
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }
 
     def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
-        return parameters
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The `next` or `previous` link's cursor.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Rows per page.",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+        ]
 
 
 # --- JSON types are what the schema says ------------------------------------

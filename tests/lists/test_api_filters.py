@@ -2,6 +2,7 @@
 gets for bad input."""
 
 import base64
+import json
 from datetime import timedelta, timezone
 from urllib.parse import quote
 
@@ -183,7 +184,8 @@ def test_an_invalid_cursor_is_a_400_naming_it(api, crowd, cursor):
 
 def test_a_cursor_whose_time_has_an_offset_postgresql_refuses_still_pages(api, crowd):
     """A cursor is base64 a client can edit; its time reaches the query."""
-    cursor = quote(base64.b64encode(b"p=2999-01-01 00:00:00-16:05").decode())
+    position = json.dumps([">", "2999-01-01T00:00:00-16:05", "00000000-0000-0000-0000-000000000000"])
+    cursor = quote(base64.urlsafe_b64encode(position.encode()).decode())
     response = api.get(f"/api/v1/executions/?cursor={cursor}&page_size=500")
     assert response.status_code == 200, response.content
     assert len(response.json()["results"]) == Execution.objects.count()

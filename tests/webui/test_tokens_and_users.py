@@ -106,4 +106,4 @@ def test_create_api_token_still_prints_a_token_and_warns_about_a_missing_role(ca
 def test_an_edited_list_cursor_starts_from_the_top_instead_of_failing(client, cursor):
     client.force_login(make_user("admin", username="root"))
     for path in ("/tokens/", "/executions/", "/events/"):
-        assert client.get(f"{path}?after={cursor}").status_code == 200, path
+        assert client.get(f"{path}?cursor={cursor}").status_code == 200, path

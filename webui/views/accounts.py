@@ -39,13 +39,13 @@ def token_list(request):
         )
         # Rendered, not redirected: the token must never sit in a URL or a later page.
         created, status, form = (row, token), 201, TokenForm()
-    rows, next_cursor = pagination.page(_visible_tokens(request.user), request.GET.get("after"), "created_at")
+    rows, links = pagination.page(request, _visible_tokens(request.user), "-created_at")
     return render(
         request,
         "webui/token_list.html",
         {
             "tokens": rows,
-            "next_cursor": next_cursor,
+            **links,
             "form": form,
             "created": created,
             "everyone": roles.may(request.user, "manage_tokens"),

@@ -17,9 +17,7 @@ from webui.forms.notifications import ChannelEditForm, ChannelForm, Subscription
 
 
 def _page(request, channel_form=None, subscription_form=None, created=None, status=200):
-    deliveries, next_cursor = pagination.page(
-        Delivery.objects.select_related("channel"), request.GET.get("after"), "created_at"
-    )
+    deliveries, links = pagination.page(request, Delivery.objects.select_related("channel"), "-created_at")
     return render(
         request,
         "webui/notification_list.html",
@@ -27,7 +25,7 @@ def _page(request, channel_form=None, subscription_form=None, created=None, stat
             "channels": Channel.objects.order_by("name"),
             "subscriptions": Subscription.objects.select_related("channel", "runbook", "binding", "gate"),
             "deliveries": deliveries,
-            "next_cursor": next_cursor,
+            **links,
             "channel_form": channel_form or ChannelForm(),
             "subscription_form": subscription_form or SubscriptionForm(),
             "created": created,

@@ -15,7 +15,7 @@ from runbooks import parameters as params
 from runbooks import review, secret_store, services
 from runbooks.filters import RunbookFilter
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion, Secret
-from webui import diff, refusals
+from webui import diff, pagination, refusals
 from webui.access import role_required
 from webui.filters import list_page
 from webui.forms.runbooks import ParametersForm, RunbookForm
@@ -177,21 +177,15 @@ def version_list(request, slug):
         RunbookVersion.objects.filter(runbook=runbook)
         .select_related("author", "approved_by")
         .annotate(runs=Count("executions"))
-        .order_by("-number")
     )
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        versions = versions.filter(number__lt=int(before))
-    rows = list(versions[: VERSIONS_PAGE + 1])
-    more = len(rows) > VERSIONS_PAGE
-    rows = rows[:VERSIONS_PAGE]
+    rows, links = pagination.page(request, versions, "-number", VERSIONS_PAGE)
     return render(
         request,
         "webui/runbook_versions.html",
         {
             "runbook": runbook,
             "versions": rows,
-            "next_before": rows[-1].number if more else None,
+            **links,
             "numbers": range(_latest_number(runbook), 0, -1),
         },
     )
