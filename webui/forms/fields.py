@@ -10,10 +10,14 @@ from core import storable
 class JSONField(forms.CharField):
     widget = forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"})
 
+    def blank(self):
+        """What an empty box means."""
+        return {}
+
     def to_python(self, value):
         value = super().to_python(value)
         if not value.strip():
-            return {}
+            return self.blank()
         try:
             data = json.loads(value)
             # What no database stores (NUL, NaN) or nests beyond reason

@@ -7,7 +7,6 @@ import os
 from django import forms
 from django.conf import settings
 
-from core import storable
 from runbooks import parameters as params
 from runbooks import validation as runbook_validation
 from runbooks.models import DEFAULT_NETWORK, Network, RunbookVersion
@@ -180,23 +179,11 @@ class ParametersForm(forms.Form):
         return cleaned
 
 
-class _JSONValueField(forms.CharField):
+class _JSONValueField(JSONField):
     """A parameter of a type the form has no widget for (array, object)."""
 
-    def to_python(self, value):
-        value = super().to_python(value)
-        if not value.strip():
-            return None
-        try:
-            data = json.loads(value)
-            # What no database stores (NUL, NaN) or nests beyond reason
-            # (which raised RecursionError, a 500) is the field's error.
-            storable.check(data, "the JSON")
-        except RecursionError:
-            raise forms.ValidationError(f"Not valid JSON: nested deeper than {storable.MAX_DEPTH} levels") from None
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
-        return data
+    def blank(self):
+        return None
 
     def prepare_value(self, value):
         return value if isinstance(value, str) else json.dumps(value)
