@@ -79,8 +79,9 @@ else:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 
+# No django.contrib.admin: its saves bypass the domain functions and the
+# audit trail; the pages and the API manage users, roles and tokens.
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
