@@ -157,6 +157,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 
+# The owner role: `migrate` runs as it, then grants the app role
+# (DATABASE_URL) what it may do; the app role may only read and append to
+# the audit trail (audit/db_roles.py). Only the migrate step needs this.
+if env_secret("DATABASE_OWNER_URL"):
+    DATABASES["owner"] = dj_database_url.parse(env_secret("DATABASE_OWNER_URL"))
+    DATABASE_ROUTERS = ["audit.db_roles.OwnerRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits, throttles, dedup keys: shared by every process) -----
