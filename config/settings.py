@@ -477,3 +477,18 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "steward@localhost")
+
+# --- Signed audit checkpoints (audit/checkpoints.py) ----------------------------
+# The Ed25519 key (manage.py audit_keygen) only the checkpointer reads, never a
+# worker: runbooks share the workers' machines.
+STEWARD_AUDIT_SIGNING_KEY_FILE = env_str("STEWARD_AUDIT_SIGNING_KEY_FILE")
+# Where the signed notes go: a folder the database's administrators cannot write.
+STEWARD_AUDIT_CHECKPOINT_DIR = env_str("STEWARD_AUDIT_CHECKPOINT_DIR")
+# How often `audit_checkpoint --every` signs the trail while it grows.
+STEWARD_AUDIT_CHECKPOINT_SECONDS = env_int("STEWARD_AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)
+# Optional: each new checkpoint is also POSTed here (text/plain), off this machine.
+STEWARD_AUDIT_WITNESS_URL = env_str("STEWARD_AUDIT_WITNESS_URL")
+# The first line of every checkpoint: one per deployment.
+STEWARD_AUDIT_ORIGIN = env_str("STEWARD_AUDIT_ORIGIN") or (
+    STEWARD_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0] + "/audit"
+)
