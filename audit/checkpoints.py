@@ -235,7 +235,7 @@ def latest(folder=None) -> Checkpoint | None:
     """The newest checkpoint, read without its signature (for the pages); None
     when there is no folder or nothing in it."""
     folder = folder or settings.STEWARD_AUDIT_CHECKPOINT_DIR
-    if not folder:
+    if not folder or not os.path.isdir(folder):  # the checkpointer makes it on its first round
         return None
     found = read_dir(folder)
     return found[-1] if found else None

@@ -363,3 +363,17 @@ def test_checkpoints_are_listed_newest_first(api, keys, capsys):
     assert {"/api/v1/audit/checkpoints/", "/api/v1/audit/consistency/", "/api/v1/audit/{seq}/proof/"} <= set(
         schema["paths"]
     )
+
+
+def test_the_audit_page_shows_the_latest_checkpoint(client, keys, capsys):
+    client.force_login(make_user("viewer"))
+    page = client.get("/audit/").content.decode()
+    assert "No signed checkpoint yet" in page
+    append(2)
+    checkpoint(capsys)
+    append(1)
+    checkpoint(capsys)
+    latest = notes(keys[1])[-1]
+    page = client.get("/audit/").content.decode()
+    assert "Latest signed checkpoint: <strong>3</strong> entries" in page
+    assert latest.name in page and latest.read_text().split("\n")[2] in page
