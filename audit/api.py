@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
 from rest_framework.response import Response
 
 from audit import checkpoints, checks, merkle, trail
@@ -87,12 +87,21 @@ class InclusionProofSerializer(serializers.Serializer):
     proof = serializers.ListField(child=serializers.CharField(), help_text="hex hashes, leaf side first")
 
 
-class ConsistencyProofSerializer(serializers.Serializer):
-    first = serializers.IntegerField(source="from")
-    second = serializers.IntegerField(source="to")
-    first_root = serializers.CharField(help_text="base64")
-    second_root = serializers.CharField(help_text="base64")
-    proof = serializers.ListField(child=serializers.CharField(), help_text="hex hashes (RFC 9162 2.1.4)")
+# "from" and "to" are Python keywords: the class is built from a dict.
+ConsistencyProofSerializer = type(
+    "ConsistencyProofSerializer",
+    (serializers.Serializer,),
+    {
+        "from": serializers.IntegerField(),
+        "to": serializers.IntegerField(),
+        "first_root": serializers.CharField(help_text="base64"),
+        "second_root": serializers.CharField(help_text="base64"),
+        "proof": serializers.ListField(child=serializers.CharField(), help_text="hex hashes (RFC 9162 2.1.4)"),
+    },
+)
+
+
+SIZE = {"type": "integer", "minimum": 1, "maximum": 10**18 - 1}
 
 
 def _size(request, name: str, default: int | None = None) -> int:
@@ -162,7 +171,7 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
         return settings.STEWARD_AUDIT_CHECKPOINT_DIR
 
     @extend_schema(
-        parameters=[OpenApiParameter("size", int, description="the tree size (a checkpoint's); default: all entries")],
+        parameters=[OpenApiParameter("size", SIZE, description="the tree size (a checkpoint's); default: all entries")],
         responses={200: InclusionProofSerializer},
     )
     @action(detail=True, methods=["get"])
@@ -172,8 +181,11 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
         entry = self.get_object()
         tree = checkpoints.tree_size()
         size = _size(request, "size", tree)
+        if size < 1:
+            raise ParseError("size: a tree size is at least 1")
         if not entry.seq <= size <= tree:
-            raise ParseError(f"size: between this entry's seq ({entry.seq}) and the trail's size ({tree})")
+            # Well-formed, but no such tree holds this entry: as for a seq that does not exist.
+            raise NotFound(f"size: between this entry's seq ({entry.seq}) and the trail's size ({tree})")
         leaves = self._leaves(size)
         proof = merkle.inclusion_proof(entry.seq - 1, leaves)
         return Response(
@@ -190,8 +202,8 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", int, required=True, description="the smaller tree size"),
-            OpenApiParameter("to", int, description="the bigger tree size; default: all entries"),
+            OpenApiParameter("from", SIZE, required=True, description="the smaller tree size"),
+            OpenApiParameter("to", SIZE, description="the bigger tree size; default: all entries"),
         ],
         responses={200: ConsistencyProofSerializer},
     )
@@ -201,8 +213,10 @@ class AuditViewSet(viewsets.ReadOnlyModelViewSet):
         extends the tree of `from` entries (2.1.4): two checkpoints' sizes."""
         tree = checkpoints.tree_size()
         first, second = _size(request, "from"), _size(request, "to", tree)
-        if not 0 < first <= second <= tree:
-            raise ParseError(f"from, to: 0 < from <= to <= the trail's size ({tree})")
+        if first < 1 or second < 1:
+            raise ParseError("from, to: a tree size is at least 1")
+        if not first <= second <= tree:
+            raise NotFound(f"from, to: no such pair of trees; from <= to <= the trail's size ({tree})")
         leaves = self._leaves(second)
         return Response(
             {
