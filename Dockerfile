@@ -33,7 +33,8 @@ COPY . /app
 
 # Throwaway keys for collectstatic only (never ENV); STEWARD_VAR_DIR points the
 # settings' import-time folders (var/, broker/) away from /app/var, which is
-# then created empty, owned by steward, mode 0700.
+# then created empty, owned by steward, mode 0700. The signed audit
+# checkpoints' folder exists so a new compose volume there is steward's.
 RUN groupadd --system --gid 10001 steward \
     && useradd --system --no-log-init --uid 10001 --gid steward \
         --home-dir /app --no-create-home --shell /usr/sbin/nologin steward \
@@ -42,7 +43,8 @@ RUN groupadd --system --gid 10001 steward \
        STEWARD_VAR_DIR=/tmp/steward-build-var \
        python manage.py collectstatic --noinput \
     && rm -rf /tmp/steward-build-var /app/var \
-    && install -d -m 0700 -o steward -g steward /app/var
+    && install -d -m 0700 -o steward -g steward /app/var \
+    && install -d -m 0755 -o steward -g steward /var/lib/steward-checkpoints
 
 # Numeric, so runAsNonRoot-style checks can verify it: 10001 is steward.
 USER 10001:10001

@@ -79,8 +79,9 @@ else:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 
+# No django.contrib.admin: its saves bypass the domain functions and the
+# audit trail; the pages and the API manage users, roles and tokens.
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -155,6 +156,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+
+# The owner role: `migrate` runs as it, then grants the app role
+# (DATABASE_URL) what it may do; the app role may only read and append to
+# the audit trail (audit/db_roles.py). Only the migrate step needs this.
+if env_secret("DATABASE_OWNER_URL"):
+    DATABASES["owner"] = dj_database_url.parse(env_secret("DATABASE_OWNER_URL"))
+    DATABASE_ROUTERS = ["audit.db_roles.OwnerRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -469,3 +477,18 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "steward@localhost")
+
+# --- Signed audit checkpoints (audit/checkpoints.py) ----------------------------
+# The Ed25519 key (manage.py audit_keygen) only the checkpointer reads, never a
+# worker: runbooks share the workers' machines.
+STEWARD_AUDIT_SIGNING_KEY_FILE = env_str("STEWARD_AUDIT_SIGNING_KEY_FILE")
+# Where the signed notes go: a folder the database's administrators cannot write.
+STEWARD_AUDIT_CHECKPOINT_DIR = env_str("STEWARD_AUDIT_CHECKPOINT_DIR")
+# How often `audit_checkpoint --every` signs the trail while it grows.
+STEWARD_AUDIT_CHECKPOINT_SECONDS = env_int("STEWARD_AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)
+# Optional: each new checkpoint is also POSTed here (text/plain), off this machine.
+STEWARD_AUDIT_WITNESS_URL = env_str("STEWARD_AUDIT_WITNESS_URL")
+# The first line of every checkpoint: one per deployment.
+STEWARD_AUDIT_ORIGIN = env_str("STEWARD_AUDIT_ORIGIN") or (
+    STEWARD_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0] + "/audit"
+)

@@ -16,6 +16,11 @@ from config.settings import *
 from config.settings import DATABASES, VAR_DIR
 from core.env import env_list
 
+# Tests connect as one role (tests/audit/test_db_roles.py makes an app role
+# of its own); an owner alias would get a test database of its own.
+DATABASES.pop("owner", None)
+DATABASE_ROUTERS = []
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -1,6 +1,5 @@
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
-from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -38,7 +37,6 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", api_docs, name="api-docs"),
-    path("admin/", admin.site.urls),
     path("", include("webui.urls")),
 ]
 

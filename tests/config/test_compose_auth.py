@@ -27,7 +27,13 @@ def compose() -> dict:
 
 def test_every_url_carries_a_password_that_compose_requires(compose):
     env = compose["x-steward-env"]
-    assert env["DATABASE_URL"].startswith("postgres://steward:${POSTGRES_PASSWORD:?")
+    # The app role; the owner's URL and the superuser's password reach the migrate step alone.
+    assert env["DATABASE_URL"].startswith("postgres://steward_app:${POSTGRES_APP_PASSWORD:?")
+    migrate = compose["services"]["migrate"]["environment"]
+    assert migrate["DATABASE_OWNER_URL"].startswith("postgres://steward_owner:${POSTGRES_OWNER_PASSWORD:?")
+    for name, service in compose["services"].items():
+        if name != "migrate":
+            assert "DATABASE_OWNER_URL" not in (service.get("environment") or {}), name
     assert env["CELERY_BROKER_URL"].startswith("redis://steward_broker:${REDIS_BROKER_PASSWORD:?")
     assert env["CACHE_URL"].startswith("redis://steward_cache:${REDIS_CACHE_PASSWORD:?")
     # Different database numbers: the cache never shares the broker's keys.

@@ -1,10 +1,11 @@
 """The audit trail: the list, and verifying the chain."""
 
+from django.conf import settings
 from django.shortcuts import redirect, render
 
 from accounts import roles
 from accounts.authentication import actor_of
-from audit import checks
+from audit import checkpoints, checks
 from audit.filters import AuditPageFilter
 from audit.models import AuditEntry
 from webui.access import role_required
@@ -12,8 +13,18 @@ from webui.filters import list_page
 from webui.htmx import vary_on_htmx
 
 
+def _latest_checkpoint():
+    """The newest note in the folder, read but not signature-checked (the
+    web has no key; audit_verify checks them) and its problem if unreadable."""
+    try:
+        return checkpoints.latest(), ""
+    except checkpoints.CheckpointError as exc:
+        return None, str(exc)
+
+
 @role_required("read")
 def audit_list(request):
+    checkpoint, problem = _latest_checkpoint()
     return list_page(
         request,
         "webui/audit_list.html",
@@ -23,6 +34,9 @@ def audit_list(request):
         "entries",
         check=checks.latest(),
         may_verify=roles.may(request.user, "verify_audit"),
+        checkpoint=checkpoint,
+        checkpoint_problem=problem,
+        checkpoints_configured=bool(settings.STEWARD_AUDIT_CHECKPOINT_DIR),
     )
 
 
