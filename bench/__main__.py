@@ -95,7 +95,7 @@ def live_fixtures(dedup_seconds: int) -> str:
     from bench.dispatch import RUNBOOK_SCRIPT
     from events import services as event_services
     from events.models import Binding
-    from runbooks import services
+    from runbooks import versions
     from runbooks.models import Runbook
 
     # rate_limit_per_minute: far above what the bench sends, so the limiter
@@ -109,7 +109,7 @@ def live_fixtures(dedup_seconds: int) -> str:
         ("bench-run", "", "BenchDispatch", 0),
     ):
         runbook = Runbook(slug=slug, name=slug.replace("-", " ").title())
-        services.save_runbook(
+        versions.save_runbook(
             runbook,
             {"kind": "python", "script": RUNBOOK_SCRIPT, "parameters": schema, "timeout_seconds": 30, "queue": queue},
             trail.SYSTEM,

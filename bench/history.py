@@ -76,7 +76,7 @@ def _fixtures() -> dict:
     from audit import trail
     from events import services as event_services
     from events.models import Binding, Source
-    from runbooks import services
+    from runbooks import versions
     from runbooks.models import Runbook
 
     user_model = get_user_model()
@@ -87,7 +87,7 @@ def _fixtures() -> dict:
         runbook = Runbook.objects.filter(slug=f"rb-{n:02}").first()
         if runbook is None:
             runbook = Runbook(slug=f"rb-{n:02}", name=f"Remediation {n:02}", team=f"team-{n % 4}")
-            services.save_runbook(
+            versions.save_runbook(
                 runbook,
                 {
                     "kind": "python" if n % 2 else "shell",

@@ -15,7 +15,7 @@ from accounts import roles
 from accounts.authentication import actor_of
 from audit import trail
 from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField, SlugsField, field_rule
-from runbooks import approvals, review, schedules, secret_store, services, validation
+from runbooks import approvals, review, runs, schedules, secret_store, validation, versions
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
 from runbooks.logs import log_page
@@ -171,7 +171,7 @@ def _loosens_review(runbook: Runbook, data: dict) -> bool:
 def _save(runbook: Runbook, data: dict, request, message: str) -> None:
     # A PATCH that leaves `secrets` out still makes a version declaring them:
     # SecretScopeError refuses under `secrets` (core/drf.py's handler).
-    services.save_runbook(runbook, data, actor_of(request), author=request.user, message=message)
+    versions.save_runbook(runbook, data, actor_of(request), author=request.user, message=message)
 
 
 class RunbookViewSet(
@@ -256,7 +256,7 @@ class RunbookViewSet(
         body = RunSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         try:
-            execution = services.request_run(
+            execution = runs.request_run(
                 runbook, body.validated_data["parameters"], request.user, actor_of(request), request=request
             )
         except params.ParameterError as exc:
@@ -329,7 +329,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         execution = self.get_object()
-        if not services.cancel(execution, actor_of(request), request=request):
+        if not runs.cancel(execution, actor_of(request), request=request):
             return Response(
                 {"detail": f"The execution already ended ({execution.status})."}, status=status.HTTP_409_CONFLICT
             )
@@ -340,7 +340,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     def rerun(self, request, pk=None):
         """A new execution of the same version with the same parameters."""
         original = self.get_object()
-        execution = services.rerun(original, request.user, actor_of(request), request=request)  # RerunRefused: 409
+        execution = runs.rerun(original, request.user, actor_of(request), request=request)  # RerunRefused: 409
         return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -28,7 +28,7 @@ import yaml
 from django.db import transaction
 
 from audit import trail
-from runbooks import secret_store, services, validation
+from runbooks import secret_store, validation, versions
 from runbooks.models import DEFAULT_QUEUE, UNSTATED_NETWORK, Runbook, RunbookVersion
 from runbooks.runners import KINDS
 
@@ -50,7 +50,7 @@ class ManifestError(Exception):
 class Entry:
     folder: Path
     slug: str
-    data: dict  # validated: what services.save_runbook takes
+    data: dict  # validated: what versions.save_runbook takes
 
 
 def script_filename(kind: str) -> str:
@@ -166,7 +166,7 @@ def planned(runbook: Runbook | None, data: dict) -> tuple[str, list[str]]:
     current = runbook.pending_version or runbook.current_version  # the latest saved content
     if current is None:
         return "new version", []
-    content = services.version_content(data, current)
+    content = versions.version_content(data, current)
     if RunbookVersion.content_hash(RunbookVersion.canonical(content)) != current.sha256:
         before = current.fields()
         return "new version", [name for name in RunbookVersion.CONTENT_FIELDS if content[name] != before[name]]
@@ -223,7 +223,7 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
             before = None if creating else runbook.current_version_id
             runbook = runbook or Runbook(slug=entry.slug)
             try:
-                version = services.save_runbook(
+                version = versions.save_runbook(
                     runbook, entry.data, actor, message=f"Imported from {entry.folder.name}/"
                 )
             except secret_store.SecretScopeError as exc:  # all or nothing: the transaction ends here

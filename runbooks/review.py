@@ -1,7 +1,7 @@
 """Reviewed runbooks: a protected runbook's new version waits in
 `pending_version` until an author other than the version's own approves
 it; until then every new run uses `current_version`, the last approved one
-(services.save_runbook puts new versions there)."""
+(versions.save_runbook puts new versions there)."""
 
 from django.db import transaction
 from django.utils import timezone

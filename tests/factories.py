@@ -6,7 +6,7 @@ from accounts import roles
 from accounts.models import ApiToken
 from audit import trail
 from events.models import Binding, Source
-from runbooks import services
+from runbooks import versions
 from runbooks.models import Runbook
 
 HOST_SCHEMA = {"type": "object", "properties": {"host": {"type": "string"}}, "required": ["host"]}
@@ -26,7 +26,7 @@ def make_runbook(
     """A runbook through the real service; `policy` sets retry and
     concurrency fields (max_attempts, concurrency_limit, ...)."""
     runbook = Runbook(name=name, slug=slug, **policy)
-    services.save_runbook(
+    versions.save_runbook(
         runbook,
         {
             "kind": kind,

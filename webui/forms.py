@@ -172,7 +172,7 @@ class RunbookForm(forms.Form):
         return cleaned
 
     def runbook_data(self) -> dict:
-        """What services.save_runbook takes."""
+        """What runbooks.versions.save_runbook takes."""
         names = ("name", "description", "team", "tags", "requires_approval", "protected")
         data = {name: self.cleaned_data[name] for name in names}
         data.update({name: self.cleaned_data[name] for name in RunbookVersion.CONTENT_FIELDS})

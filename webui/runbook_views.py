@@ -3,7 +3,7 @@ generated from the parameters schema), versions (list, view, diff, restore),
 and the actions on a run that start another one (rerun).
 
 Each page reads what it shows in a bounded number of queries and calls
-runbooks.services for every change, as the API does.
+runbooks.versions and runbooks.runs for every change, as the API does.
 """
 
 import json
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts import roles
 from accounts.authentication import actor_of
 from runbooks import parameters as params
-from runbooks import review, secret_store, services
+from runbooks import review, runs, secret_store, versions
 from runbooks.filters import RunbookFilter
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion, Secret
 from webui import diff, refusals
@@ -91,7 +91,7 @@ def runbook_new(request):
         runbook = Runbook()
         message = form.cleaned_data["message"] or "Created"
         try:
-            services.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
+            versions.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
         except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
             form.add_error("secrets", exc.messages)
         else:
@@ -126,7 +126,7 @@ def runbook_edit(request, slug):
             form.fields["requires_approval"].help_text = "Only an admin can switch approval off on a protected runbook."
     if request.method == "POST" and form.is_valid():
         try:
-            version = services.save_runbook(
+            version = versions.save_runbook(
                 runbook,
                 form.runbook_data(),
                 actor_of(request),
@@ -152,7 +152,7 @@ def runbook_detail(request, slug):
     form = ParametersForm(version.parameters, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            execution = services.request_run(runbook, form.parameters, request.user, actor_of(request), request=request)
+            execution = runs.request_run(runbook, form.parameters, request.user, actor_of(request), request=request)
         except params.ParameterError as exc:  # the form validated the same way; kept for safety
             form.add_error(None, str(exc))
         else:
@@ -244,7 +244,7 @@ def version_restore(request, slug, number):
     old = _version(runbook, number)
     latest = runbook.pending_version or runbook.current_version
     try:
-        version = services.restore_version(runbook, old, actor_of(request), author=request.user)
+        version = versions.restore_version(runbook, old, actor_of(request), author=request.user)
     except secret_store.SecretScopeError as exc:
         messages.error(request, f"Version {old.number} was not restored: {exc}.")
         return redirect("runbook_version", slug=runbook.slug, number=old.number)
@@ -329,8 +329,8 @@ def execution_rerun(request, pk):
     except (Execution.DoesNotExist, ValueError):
         raise Http404("No such execution.") from None
     try:
-        execution = services.rerun(original, request.user, actor_of(request), request=request)
-    except services.RerunRefused as exc:
+        execution = runs.rerun(original, request.user, actor_of(request), request=request)
+    except runs.RerunRefused as exc:
         messages.error(request, f"{exc}.")
         return redirect("execution_detail", pk=original.pk)
     return redirect("execution_detail", pk=execution.pk)

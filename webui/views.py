@@ -11,7 +11,7 @@ from accounts.authentication import actor_of
 from events.filters import EventFilter, SourceFilter
 from events.models import Binding, Event, Source
 from reports import stats
-from runbooks import approvals, services
+from runbooks import approvals, runs
 from runbooks.filters import ExecutionFilter
 from runbooks.logs import log_page
 from runbooks.models import Execution, Runbook
@@ -105,7 +105,7 @@ def _run_state(execution) -> dict:
     start (the rule the rerun API applies), and the words for a run that
     never started instead of an empty log."""
     return {
-        "rerun_refusal": services.rerun_refusal(execution) if execution.is_finished else "",
+        "rerun_refusal": runs.rerun_refusal(execution) if execution.is_finished else "",
         "not_started": NOT_STARTED.get(execution.status, "") if execution.started_at is None else "",
     }
 
@@ -170,7 +170,7 @@ def execution_log_download(request, pk):
 @require_POST
 def execution_cancel(request, pk):
     execution = _get_execution(pk)
-    if services.cancel(execution, actor_of(request), request=request):
+    if runs.cancel(execution, actor_of(request), request=request):
         messages.success(request, "Cancel requested.")
     else:
         messages.info(request, f"This run had already ended ({execution.status}).")

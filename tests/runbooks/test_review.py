@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit import trail
 from audit.models import AuditEntry
-from runbooks import schedules, services
+from runbooks import schedules, versions
 from runbooks.models import Execution, Runbook, RunbookVersion, Schedule
 from tests.factories import make_binding, make_runbook, make_source, make_user
 
@@ -40,7 +40,7 @@ def reviewer(api_as):
 def guarded():
     """Protected after its v1 was in use: v1 counts as approved."""
     runbook = make_runbook(name="Deploy", slug="deploy", script="print('v1')")
-    services.save_runbook(runbook, {"protected": True}, trail.SYSTEM)
+    versions.save_runbook(runbook, {"protected": True}, trail.SYSTEM)
     runbook.refresh_from_db()
     assert runbook.protected and runbook.current_version.number == 1 and runbook.pending_version is None
     return runbook
@@ -139,7 +139,7 @@ def test_an_import_into_a_protected_runbook_makes_a_pending_version(guarded, tmp
 
 def test_the_pages_show_the_pending_version_and_let_only_another_author_approve(client, guarded):
     writer = make_user("author", username="writer")
-    services.save_runbook(guarded, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
+    versions.save_runbook(guarded, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
     client.force_login(writer)
     detail = client.get("/runbooks/deploy/").content.decode()
     assert "v2 (saved by writer) waits for another author" in detail
@@ -176,7 +176,7 @@ def test_the_edit_form_keeps_review_on_for_an_author(client, guarded):
 
 def test_an_author_cannot_switch_approval_off_on_a_protected_runbook(guarded, writer, api_as, client):
     """Turning off the approval runs wait for skips the second pair of eyes too."""
-    services.save_runbook(guarded, {"requires_approval": True}, trail.SYSTEM)
+    versions.save_runbook(guarded, {"requires_approval": True}, trail.SYSTEM)
     refused = patch(writer, "/api/v1/runbooks/deploy/", {"requires_approval": False})
     assert refused.status_code == 403 and "that needs the admin role" in refused.json()["detail"]
     guarded.refresh_from_db()
