@@ -17,20 +17,44 @@ from runbooks.models import Execution, Runbook, RunbookVersion
 Status = Execution.Status
 
 
+def needs_approval(runbook: Runbook, version: RunbookVersion, original: Execution | None = None) -> bool:
+    """Whether a new run waits for a responder: its runbook requires it now,
+    or the version it runs did, or (a rerun) the run it repeats needed it.
+    A rerun never escapes the approval its original waited for, whatever
+    the runbook says today: a person approved that run, not every run of
+    those parameters after it."""
+    if runbook.requires_approval or version.requires_approval:
+        return True
+    if original is None:
+        return False
+    binding = original.binding if original.binding_id else None
+    return bool(
+        original.decision or original.status == Status.AWAITING_APPROVAL or (binding and binding.requires_approval)
+    )
+
+
 def new_execution(
-    runbook: Runbook, raw_parameters: dict, strict: bool = False, version: RunbookVersion | None = None, **fields
+    runbook: Runbook,
+    raw_parameters: dict,
+    strict: bool = False,
+    version: RunbookVersion | None = None,
+    approval: bool = False,
+    **fields,
 ) -> Execution:
     """An unsaved execution of `version` (default: the runbook's current one).
+    `approval`: the caller's own reason to wait for a responder (a binding
+    that requires it, a rerun of a run that needed it).
     Parameters that fail the schema raise ParameterError when `strict` (a
     person can fix the request), else give a `failed` execution with the
     reason: an alert's attempt stays visible in the history instead of
     vanishing."""
     version = version or runbook.current_version
     now = timezone.now()
-    # Every new run passes here (manual, binding, schedule, rerun; a retry
-    # continues an approved run and does not): a runbook that requires
-    # approval makes it wait for a responder.
-    if runbook.requires_approval and fields.get("status", Status.QUEUED) == Status.QUEUED:
+    # Every new run passes here (manual, binding, schedule, gate, rerun; a
+    # retry continues an approved run and does not): one place decides
+    # whether it waits for a responder.
+    waits = approval or needs_approval(runbook, version)
+    if waits and fields.get("status", Status.QUEUED) in (Status.QUEUED, Status.AWAITING_APPROVAL):
         fields["status"] = Status.AWAITING_APPROVAL
     if fields.get("event") is not None:
         fields.setdefault("source_id", fields["event"].source_id)
@@ -97,6 +121,11 @@ def rerun_refusal(original: Execution) -> str:
     against its version's schema, the concurrency key rendered from them).
     rerun() refuses with this reason, and the run's page offers Run again
     only when it is "", so the button never leads to a refusal."""
+    if original.status == Status.REJECTED and original.decision == Execution.Decision.REJECTED:
+        # A responder said no: running it again is asking again, with a new
+        # request that states its own case, not a button beside the refusal.
+        who = original.decided_by.get_username() if original.decided_by_id else "a responder"
+        return f"{who} rejected it; request a new run instead"
     try:
         concurrency_key(original.runbook, params.validate(original.version.parameters, original.parameters))
     except params.ParameterError as exc:
@@ -124,6 +153,7 @@ def rerun(original: Execution, user, actor: trail.Actor, request=None) -> Execut
         source_id=original.source_id,
         rerun_of=original,
         requested_by=user if getattr(user, "is_authenticated", False) else None,
+        approval=needs_approval(original.runbook, original.version, original),
     )
     with transaction.atomic():
         execution.save(force_insert=True)

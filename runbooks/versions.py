@@ -15,39 +15,36 @@ from runbooks.models import DEFAULT_NETWORK, DEFAULT_QUEUE, Runbook, RunbookVers
 def version_content(data: dict, current: RunbookVersion | None = None) -> dict:
     """Every field of the next version: `data` over the current one. (Its
     sha256 is over `RunbookVersion.canonical()` of this.)"""
-    base = (
-        current.fields()
-        if current
-        else {
-            "kind": "python",
-            "script": "",
-            "parameters": {},
-            "timeout_seconds": 300,
-            "secrets": [],
-            "queue": DEFAULT_QUEUE,
-            "network": DEFAULT_NETWORK,
-        }
-    )
+    base = current.fields() if current else {**NEW_VERSION, **RunbookVersion.UNSTATED, "network": DEFAULT_NETWORK}
     content = {name: data.get(name, base[name]) for name in RunbookVersion.CONTENT_FIELDS}
     content["queue"] = content["queue"] or DEFAULT_QUEUE
     content["network"] = content["network"] or base["network"]
     return content
 
 
-RUNBOOK_FIELDS = ("name", "description", "tags", "team", "protected", *Runbook.POLICY_FIELDS)
+NEW_VERSION = {"kind": "python", "script": "", "parameters": {}, "timeout_seconds": 300, "secrets": [], "queue": ""}
+# The runbook's own fields; everything else a save takes is version content.
+RUNBOOK_FIELDS = ("name", "description", "tags", "team")
 
 
 def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, message="") -> RunbookVersion:
     """Save runbook fields and, when the content changed, a new version.
 
-    `runbook` may be unsaved (a new runbook). Saving the same content again
-    makes no new version (the sha256 is the same). On a protected runbook
-    the new version waits in `pending_version` for a second author
-    (runbooks/review.py) and runs keep using the current one; whether the
-    runbook was protected *before* this save decides, so switching
-    protection off and changing the code in one request is still reviewed.
-    A new version declaring a secret that does not allow the runbook raises
-    secret_store.SecretScopeError, and nothing is saved.
+    `runbook` may be unsaved (a new runbook). The content is every field that
+    changes what runs or how (RunbookVersion.CONTENT_FIELDS: the code and the
+    run policy, requires_approval and protected too); saving the same content
+    again makes no new version. On a protected runbook the new version waits
+    in `pending_version` for another author (runbooks/review.py) and runs
+    keep using the current one, policy included; whether the runbook was
+    protected *before* this save decides, so switching protection off and
+    changing the code in one request is still reviewed.
+
+    The policy rules hold here, for every caller (API, pages, importer,
+    demo): the network mode (validation.network), and switching approval or
+    review off on a protected runbook, an admin's alone (validation.loosening).
+    They raise core.errors.Refused (403) and nothing is saved. A new version
+    declaring a secret that does not allow the runbook raises
+    secret_store.SecretScopeError, and nothing is saved either.
     Returns the new version (or the unchanged latest one).
     """
     creating = runbook.pk is None
@@ -64,13 +61,14 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
             runbook.current_version, runbook.pending_version = locked.current_version, locked.pending_version
             before = _audited(locked)
             # With nothing in use yet there is no approved version to fall back to.
-            reviewed = locked.protected and locked.current_version is not None
+            reviewed = locked.current_version is not None and locked.current_version.protected
         # Edits build on the draft waiting for review, if there is one.
         latest = None if creating else (runbook.pending_version or runbook.current_version)
         content = version_content(data, latest)
-        # The policy rule for every caller (API, page, importer): they check
-        # it first, to answer in their own terms; this is the backstop.
+        # The policy rules for every caller: they check them first, to answer
+        # in their own terms; this is the backstop.
         validation.network(content["network"], author, latest.network if latest else None)
+        validation.loosening(runbook.current_version.fields() if reviewed else None, content, author)
         changed = [name for name in RUNBOOK_FIELDS if name in data]
         for name in changed:
             setattr(runbook, name, data[name])
@@ -82,9 +80,8 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
             # Only what this save sets (and the slug, which the API may rename).
             runbook.save(update_fields=["slug", *changed, "updated_at"])
         version = latest
-        sha256 = RunbookVersion.content_hash(RunbookVersion.canonical(content))
-        if latest is None or sha256 != latest.sha256:
-            if reviewed and sha256 == runbook.current_version.sha256:
+        if latest is None or not latest.same_content(content):
+            if reviewed and runbook.current_version.same_content(content):
                 # Back to what runs already: the draft is withdrawn, nothing to review.
                 version, runbook.pending_version = runbook.current_version, None
             else:
@@ -99,8 +96,11 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
                 if reviewed:
                     runbook.pending_version = version
                 else:
-                    runbook.current_version, runbook.pending_version = version, None
-            runbook.save(update_fields=["current_version", "pending_version", "updated_at"])
+                    adopt(runbook, version)
+                    runbook.pending_version = None
+            runbook.save(
+                update_fields=["current_version", "pending_version", *RunbookVersion.POLICY_FIELDS, "updated_at"]
+            )
         trail.record(
             actor,
             trail.Change(
@@ -112,6 +112,16 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
             ),
         )
     return version
+
+
+def adopt(runbook: Runbook, version: RunbookVersion) -> None:
+    """Make `version` the one runs use. The runbook keeps a copy of its
+    policy for the readers that ask the runbook (the worker's retries and
+    concurrency slots, the pages); it is written here and nowhere else, so it
+    is always the current version's. The caller saves."""
+    runbook.current_version = version
+    for name in RunbookVersion.POLICY_FIELDS:
+        setattr(runbook, name, getattr(version, name))
 
 
 def _next_number(runbook: Runbook) -> int:
@@ -127,8 +137,7 @@ def _audited(runbook: Runbook) -> dict:
         "version": version.number if version else None,
         "sha256": version.sha256 if version else None,
         "pending_version": pending.number if pending else None,
-        "protected": runbook.protected,
-        **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
+        **{name: getattr(runbook, name) for name in RunbookVersion.POLICY_FIELDS},
     }
 
 

@@ -23,9 +23,10 @@ def make_runbook(
     network=None,
     **policy,
 ):
-    """A runbook through the real service; `policy` sets retry and
-    concurrency fields (max_attempts, concurrency_limit, ...)."""
-    runbook = Runbook(name=name, slug=slug, **policy)
+    """A runbook through the real service; `policy` sets the run policy of
+    its first version (max_attempts, concurrency_limit, requires_approval,
+    protected, ...)."""
+    runbook = Runbook(name=name, slug=slug)
     versions.save_runbook(
         runbook,
         {
@@ -35,6 +36,7 @@ def make_runbook(
             "timeout_seconds": timeout_seconds,
             "queue": queue,
             **({"network": network} if network else {}),
+            **policy,
         },
         trail.SYSTEM,
     )

@@ -35,8 +35,7 @@ def world():
     secret = Secret.objects.create(name="PAGER_TOKEN", ciphertext="x")
     # A protected runbook whose v2, by another author, waits for review.
     writer = make_user("author", username="writer")
-    protected = make_runbook(name="Guarded", slug="guarded")
-    versions.save_runbook(protected, {"protected": True}, trail.SYSTEM)
+    protected = make_runbook(name="Guarded", slug="guarded", protected=True)
     versions.save_runbook(protected, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
     others_token = ApiToken.issue(writer, "writer's")[0]
     Gate.objects.create(name="prod").runbooks.add(runbook)
