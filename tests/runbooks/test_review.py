@@ -181,7 +181,10 @@ def test_an_author_cannot_switch_approval_off_on_a_protected_runbook(guarded, wr
     """Turning off the approval runs wait for skips the second pair of eyes too."""
     # Switching approval on is a new version too, taken into use by review.
     versions.save_runbook(guarded, {"requires_approval": True}, trail.SYSTEM)
-    assert post(api_as(make_user("author", username="second")), "/api/v1/runbooks/deploy/versions/2/approve/").status_code == 200
+    assert (
+        post(api_as(make_user("author", username="second")), "/api/v1/runbooks/deploy/versions/2/approve/").status_code
+        == 200
+    )
     refused = patch(writer, "/api/v1/runbooks/deploy/", {"requires_approval": False})
     assert refused.status_code == 403 and "that needs the admin role" in refused.json()["detail"]
     guarded.refresh_from_db()
