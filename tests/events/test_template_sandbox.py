@@ -28,9 +28,8 @@ def test_a_template_cannot_change_params_the_event_or_anything_it_reads(template
 
 def test_a_loop_bomb_with_an_empty_body_is_stopped_by_the_time_limit():
     bomb = "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}done"
-    with override_settings(STEWARD_TEMPLATE_TIME_LIMIT_MS=50):
-        with pytest.raises(templating.RenderError, match="longer than 50 ms"):
-            templating.render(bomb, {})
+    with override_settings(STEWARD_TEMPLATE_TIME_LIMIT_MS=50), pytest.raises(templating.RenderError, match="50 ms"):
+        templating.render(bomb, {})
 
 
 def test_output_past_the_limit_fails_the_template():
