@@ -93,14 +93,14 @@ def live_fixtures(dedup_seconds: int) -> str:
     """The source, runbooks and bindings, through Steward's services; returns the token."""
     from audit import trail
     from bench.dispatch import RUNBOOK_SCRIPT
-    from events import webhooks as event_services
+    from events import webhooks
     from events.models import Binding
-    from runbooks import services
+    from runbooks import versions
     from runbooks.models import Runbook
 
     # rate_limit_per_minute: far above what the bench sends, so the limiter
     # runs (a Redis INCR per request) but never refuses.
-    source, token = event_services.create_source(
+    source, token = webhooks.create_source(
         {"name": "Bench", "slug": "bench", "kind": "generic", "rate_limit_per_minute": 100_000_000}, trail.SYSTEM
     )
     schema = {"type": "object", "properties": {"host": {"type": "string"}}, "required": ["host"]}
@@ -109,7 +109,7 @@ def live_fixtures(dedup_seconds: int) -> str:
         ("bench-run", "", "BenchDispatch", 0),
     ):
         runbook = Runbook(slug=slug, name=slug.replace("-", " ").title())
-        services.save_runbook(
+        versions.save_runbook(
             runbook,
             {"kind": "python", "script": RUNBOOK_SCRIPT, "parameters": schema, "timeout_seconds": 30, "queue": queue},
             trail.SYSTEM,

@@ -74,9 +74,9 @@ def _fixtures() -> dict:
     from django.contrib.auth import get_user_model
 
     from audit import trail
-    from events import webhooks as event_services
+    from events import webhooks
     from events.models import Binding, Source
-    from runbooks import services
+    from runbooks import versions
     from runbooks.models import Runbook
 
     user_model = get_user_model()
@@ -87,7 +87,7 @@ def _fixtures() -> dict:
         runbook = Runbook.objects.filter(slug=f"rb-{n:02}").first()
         if runbook is None:
             runbook = Runbook(slug=f"rb-{n:02}", name=f"Remediation {n:02}", team=f"team-{n % 4}")
-            services.save_runbook(
+            versions.save_runbook(
                 runbook,
                 {
                     "kind": "python" if n % 2 else "shell",
@@ -101,7 +101,7 @@ def _fixtures() -> dict:
     for slug, kind in (("prometheus", "alertmanager"), ("grafana", "grafana"), ("generic", "generic")):
         source = Source.objects.filter(slug=slug).first()
         if source is None:
-            source, _ = event_services.create_source({"name": slug.title(), "slug": slug, "kind": kind}, trail.SYSTEM)
+            source, _ = webhooks.create_source({"name": slug.title(), "slug": slug, "kind": kind}, trail.SYSTEM)
         sources.append(source)
     bindings = []
     for n in range(5):

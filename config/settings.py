@@ -451,6 +451,11 @@ STEWARD_RUNBOOK_UPLOAD_MAX_BYTES = env_int("STEWARD_RUNBOOK_UPLOAD_MAX_BYTES", 2
 # An execution awaiting approval that nobody approves or rejects within this
 # many seconds is rejected ("approval expired") by the workers' sweep.
 STEWARD_APPROVAL_TIMEOUT_SECONDS = env_int("STEWARD_APPROVAL_TIMEOUT_SECONDS", 3600)
+# What one template (a binding's parameter, a concurrency key) may take to
+# render, and the most it may write (core/templating.py); past either, that
+# binding's run fails with the reason.
+STEWARD_TEMPLATE_TIME_LIMIT_MS = env_int("STEWARD_TEMPLATE_TIME_LIMIT_MS", 100, minimum=1)
+STEWARD_TEMPLATE_MAX_OUTPUT = env_int("STEWARD_TEMPLATE_MAX_OUTPUT", 64 * 1024, minimum=1)
 
 # --- Notifications (notifications/)
 # A failed delivery is tried again after STEWARD_NOTIFY_BACKOFF_SECONDS,

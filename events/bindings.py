@@ -8,7 +8,7 @@ from core import storable, templating
 from events import dedup, hookconfig, matching
 from events.models import Binding, Source
 from runbooks import parameters as params
-from runbooks import services as runbook_services
+from runbooks import runs
 
 
 def save_binding(binding: Binding | None, fields: dict, actor: trail.Actor, request=None) -> Binding:
@@ -114,7 +114,7 @@ def _would_run_with(binding: Binding, document: dict) -> tuple[dict | None, str]
     except templating.RenderError as exc:
         return parameters, f"Binding {binding.name}: its dedup key could not be rendered: {exc}"
     try:
-        runbook_services.concurrency_key(binding.runbook, parameters)
+        runs.concurrency_key(binding.runbook, parameters)
     except templating.RenderError as exc:
         return parameters, f"The concurrency key could not be rendered: {exc}"
     return parameters, ""

@@ -13,7 +13,7 @@ from events.bindings import bindings_for, match
 from events.models import Binding, DedupEntry, Event, Source
 from events.sources import ADAPTERS
 from events.sources.base import NormalizedEvent
-from runbooks import services as runbook_services
+from runbooks import runs
 from runbooks.models import Execution
 
 
@@ -93,13 +93,13 @@ def ingest(source: Source, alerts: list[NormalizedEvent], request=None, bindings
             )
             for e in events
         ]
-        changes += [runbook_services.created_change(x) for x in executions]
+        changes += [runs.created_change(x) for x in executions]
         changes += [
             trail.Change("execution.cancelled", "execution", pk, after={"reason": "the alert resolved"})
             for pk in cancelled
         ]
         trail.record_many(trail.source_actor(source), changes, request=request, rows=rows, head=head)
-        runbook_services.enqueue_on_commit(executions)
+        runs.enqueue_on_commit(executions)
     return Ingested(events, executions)
 
 
@@ -141,7 +141,7 @@ def _execution_for(binding: Binding, event: Event, document: dict) -> Execution:
     except (templating.RenderError, storable.NotStorable) as exc:
         error = f"Binding {binding.name}: its parameters could not be rendered: {exc}"
         return _ended(binding, event, Execution.Status.FAILED, error)
-    execution = runbook_services.new_execution(binding.runbook, parameters, event=event, binding=binding, status=status)
+    execution = runs.new_execution(binding.runbook, parameters, event=event, binding=binding, status=status)
     if execution.status == Execution.Status.FAILED:
         execution.error = f"Binding {binding.name}: {execution.error}"
     return execution
@@ -154,7 +154,7 @@ def _skipped_by_breaker(binding: Binding, event: Event) -> Execution:
 
 def _ended(binding: Binding, event: Event, status: str, error: str) -> Execution:
     """A run that ends as it is recorded: the attempt stays in the history."""
-    execution = runbook_services.new_execution(binding.runbook, {}, event=event, binding=binding)
+    execution = runs.new_execution(binding.runbook, {}, event=event, binding=binding)
     execution.status, execution.error = status, error
     execution.finished_at, execution.enqueued_at = execution.created_at, None
     return execution

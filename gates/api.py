@@ -115,22 +115,25 @@ class GateViewSet(
         "override": "override_gates",
     }
 
+    # The save and its audit entry commit together or not at all: a gate
+    # saved while its entry failed would be a change the trail never saw.
     def perform_create(self, serializer):
-        gate = serializer.save()
-        self._audit("gate.created", gate, None, serializer.data)
+        with transaction.atomic():
+            gate = serializer.save()
+            self._audit("gate.created", gate, None, serializer.data)
 
     def perform_update(self, serializer):
-        before = GateSerializer(serializer.instance).data
-        gate = serializer.save()
-        self._audit("gate.updated", gate, before, serializer.data)
+        with transaction.atomic():
+            before = GateSerializer(serializer.instance).data
+            gate = serializer.save()
+            self._audit("gate.updated", gate, before, serializer.data)
 
     def _audit(self, action, gate, before, after):
-        with transaction.atomic():
-            trail.record(
-                actor_of(self.request),
-                trail.Change(action, "gate", gate.name, before=before, after=after),
-                request=self.request,
-            )
+        trail.record(
+            actor_of(self.request),
+            trail.Change(action, "gate", gate.name, before=before, after=after),
+            request=self.request,
+        )
 
     @extend_schema(methods=["GET"], responses=CheckSerializer(many=True))
     @extend_schema(

@@ -18,7 +18,7 @@ from django.utils import timezone
 from audit import trail
 from gates import signals
 from gates.models import Check, Gate
-from runbooks import services as runbook_services
+from runbooks import runs
 from runbooks.models import Execution
 from runbooks.parameters import ParameterError
 
@@ -35,7 +35,7 @@ def ask(gate: Gate, fields: dict, user, actor: trail.Actor, request=None) -> Che
     executions = []
     for runbook in runbooks:
         try:
-            executions.append(runbook_services.new_execution(runbook, fields, strict=True, requested_by=user))
+            executions.append(runs.new_execution(runbook, fields, strict=True, requested_by=user))
         except ParameterError as exc:
             raise ParameterError(f"runbook {runbook.slug}: {exc}") from None
     with transaction.atomic():
@@ -46,10 +46,10 @@ def ask(gate: Gate, fields: dict, user, actor: trail.Actor, request=None) -> Che
         trail.record_many(
             actor,
             [trail.Change("gate.checked", "gate_check", check.pk, after={"gate": gate.name, "fields": fields})]
-            + [runbook_services.created_change(x) for x in executions],
+            + [runs.created_change(x) for x in executions],
             request=request,
         )
-        runbook_services.enqueue_on_commit(executions)
+        runs.enqueue_on_commit(executions)
     return check
 
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from audit import trail
 from events.models import Binding, Source
 from events.webhooks import rotate_source_token
-from runbooks import manifest, services
+from runbooks import manifest, versions
 from runbooks.models import Runbook
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "runbooks" / "examples"
@@ -51,7 +51,7 @@ def seed() -> str | None:
         runbook = Runbook.objects.filter(slug="disk-cleanup").first()
         if runbook is None:
             runbook = Runbook(slug="disk-cleanup", name="Disk cleanup")
-            services.save_runbook(
+            versions.save_runbook(
                 runbook,
                 {
                     "description": "Frees space on a host whose disk is filling up (demo).",

@@ -19,8 +19,7 @@ from django.utils import timezone
 from events import dedup
 from notifications import delivery as notifications
 from reports import rollups
-from runbooks import approvals, schedules, services
-from runbooks import worker as runs
+from runbooks import approvals, runs, schedules, worker
 from runbooks.models import Execution, Runbook
 
 log = logging.getLogger(__name__)
@@ -87,7 +86,7 @@ def requeue(now=None) -> int:
         if not rows:
             return 0
         Execution.objects.filter(pk__in=[x.pk for x in rows]).update(enqueued_at=now)
-        services.enqueue_on_commit(rows)
+        runs.enqueue_on_commit(rows)
     log.info("sweep: sent %d queued execution(s) to the broker again", len(rows))
     return len(rows)
 
@@ -102,7 +101,7 @@ def reap_lost(now=None) -> int:
     )
     reaped = 0
     for execution in silent.order_by("heartbeat_at")[:BATCH]:
-        if runs.mark_lost(execution, f"Its worker {execution.worker or execution.host} stopped responding.", now):
+        if worker.mark_lost(execution, f"Its worker {execution.worker or execution.host} stopped responding.", now):
             reaped += 1
     return reaped
 
@@ -117,4 +116,4 @@ def release_stuck_waiters() -> int:
         .order_by()[:100]
     )
     runbooks = Runbook.objects.in_bulk({group["runbook_id"] for group in groups})
-    return sum(runs.release_slot(runbooks[g["runbook_id"]], g["concurrency_key"]) for g in groups)
+    return sum(worker.release_slot(runbooks[g["runbook_id"]], g["concurrency_key"]) for g in groups)

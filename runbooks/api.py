@@ -11,11 +11,10 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 
-from accounts import roles
 from accounts.authentication import actor_of
 from audit import trail
 from core.drf import SLUG_PATTERN, UUID_PATTERN, CursorPagination, JSONObjectField, SlugsField, field_rule
-from runbooks import approvals, review, schedules, secret_store, services, validation
+from runbooks import approvals, review, runs, schedules, secret_store, validation, versions
 from runbooks import parameters as params
 from runbooks.filters import ExecutionFilter, RunbookFilter
 from runbooks.logs import log_page
@@ -45,7 +44,8 @@ class RunbookSerializer(serializers.Serializer):
     # What the run may reach; empty keeps the current mode (a new runbook: none).
     network = serializers.ChoiceField(choices=Network.choices, required=False, allow_blank=True, default="")
     message = serializers.CharField(max_length=200, required=False, allow_blank=True, write_only=True)
-    # Run policy (not part of a version: changing it changes no code).
+    # Run policy: part of the version's content, so a change is a new
+    # version, reviewed on a protected runbook.
     max_attempts = serializers.IntegerField(min_value=1, max_value=10, required=False)
     retry_backoff_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
     retry_on = serializers.ListField(
@@ -103,11 +103,11 @@ class RunbookSerializer(serializers.Serializer):
             "description": runbook.description,
             "tags": runbook.tags,
             "team": runbook.team,
+            # The code and the run policy of the version in use (a pending
+            # version's policy applies only once approved).
             **version.fields(),
-            **{name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS},
             "version": version.number,
             "sha256": version.sha256,
-            "protected": runbook.protected,
             # The number of a version waiting for a second author, else null.
             "pending_version": runbook.pending_version.number if runbook.pending_version_id else None,
             "created_at": runbook.created_at,
@@ -159,19 +159,10 @@ class RunSerializer(serializers.Serializer):
     parameters = JSONObjectField(required=False, default=dict)
 
 
-def _loosens_review(runbook: Runbook, data: dict) -> bool:
-    """Whether this update switches off what guards a protected runbook: its
-    review, or the approval its runs wait for (otherwise an author could skip
-    the second pair of eyes without touching the reviewed script)."""
-    if not runbook.protected:
-        return False
-    return data.get("protected") is False or (runbook.requires_approval and data.get("requires_approval") is False)
-
-
 def _save(runbook: Runbook, data: dict, request, message: str) -> None:
     # A PATCH that leaves `secrets` out still makes a version declaring them:
     # SecretScopeError refuses under `secrets` (core/drf.py's handler).
-    services.save_runbook(runbook, data, actor_of(request), author=request.user, message=message)
+    versions.save_runbook(runbook, data, actor_of(request), author=request.user, message=message)
 
 
 class RunbookViewSet(
@@ -207,9 +198,8 @@ class RunbookViewSet(
         data = dict(serializer.validated_data)
         message = data.pop("message", "")
         runbook = serializer.instance
-        user = self.request.user
-        if _loosens_review(runbook, data) and not roles.may(user, "unprotect_runbooks"):
-            raise PermissionDenied(roles.refusal(user, "unprotect_runbooks"))
+        # Loosening a protected runbook is refused in versions.save_runbook
+        # (403), for this caller as for the pages and the importer.
         if "slug" in data:
             runbook.slug = data.pop("slug")
         _save(runbook, data, self.request, message)
@@ -256,7 +246,7 @@ class RunbookViewSet(
         body = RunSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         try:
-            execution = services.request_run(
+            execution = runs.request_run(
                 runbook, body.validated_data["parameters"], request.user, actor_of(request), request=request
             )
         except params.ParameterError as exc:
@@ -329,7 +319,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         execution = self.get_object()
-        if not services.cancel(execution, actor_of(request), request=request):
+        if not runs.cancel(execution, actor_of(request), request=request):
             return Response(
                 {"detail": f"The execution already ended ({execution.status})."}, status=status.HTTP_409_CONFLICT
             )
@@ -340,7 +330,7 @@ class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
     def rerun(self, request, pk=None):
         """A new execution of the same version with the same parameters."""
         original = self.get_object()
-        execution = services.rerun(original, request.user, actor_of(request), request=request)  # RerunRefused: 409
+        execution = runs.rerun(original, request.user, actor_of(request), request=request)  # RerunRefused: 409
         return Response({"execution": str(execution.id)}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit import trail
 from core.errors import CONFLICT, FORBIDDEN, INVALID, Refused
-from runbooks import services
+from runbooks import runs
 from runbooks.models import Execution
 
 Status = Execution.Status
@@ -83,7 +83,7 @@ def approve(execution: Execution, user, actor: trail.Actor, reason: str = "", re
                 request=request,
             )
             execution = Execution.objects.select_related("runbook", "version").get(pk=execution.pk)
-            services.enqueue_on_commit([execution])
+            runs.enqueue_on_commit([execution])
             return execution
     execution.refresh_from_db()
     if execution.status == Status.AWAITING_APPROVAL:  # past its time: expire it now rather than later

@@ -13,7 +13,11 @@ existed (as in the version's canonical JSON); write `network: none` for a
 runbook that needs no network, and only an admin's API call sets `host`.
 Only review stays with Steward: a folder cannot mark a runbook protected or
 unprotected, and an import into a protected runbook makes a pending version
-that a second author approves like any other edit.
+that a second author approves like any other edit. The run policy is version
+content, so a policy change is a new version too. An import never loosens a
+protected runbook: a folder that leaves `requires_approval` out keeps it on,
+and one that says `requires_approval: false` is refused, naming the field
+(only an admin may switch it off, through the API or the page).
 Importing validates every folder first, with the API's own rules (a
 runbook declares only secrets that allow it), and writes nothing unless all
 of them are valid; a runbook whose content is unchanged
@@ -28,7 +32,7 @@ import yaml
 from django.db import transaction
 
 from audit import trail
-from runbooks import secret_store, services, validation
+from runbooks import secret_store, validation, versions
 from runbooks.models import DEFAULT_QUEUE, UNSTATED_NETWORK, Runbook, RunbookVersion
 from runbooks.runners import KINDS
 
@@ -50,7 +54,7 @@ class ManifestError(Exception):
 class Entry:
     folder: Path
     slug: str
-    data: dict  # validated: what services.save_runbook takes
+    data: dict  # validated: what versions.save_runbook takes
 
 
 def script_filename(kind: str) -> str:
@@ -124,9 +128,13 @@ def read_folder(folder: Path) -> Entry:
     data["slug"] = slug
     data["script"] = script if script is not None else ""
     data.setdefault("network", UNSTATED_NETWORK)
-    for name in Runbook.POLICY_FIELDS:  # the folder is the truth: absent means the default
-        data[name] = manifest.get(name, Runbook._meta.get_field(name).get_default())
-    existing = Runbook.objects.filter(slug=slug).first()
+    existing = Runbook.objects.select_related("current_version").filter(slug=slug).first()
+    protected = existing is not None and existing.current_version is not None and existing.current_version.protected
+    for name in Runbook.POLICY_FIELDS:  # the folder is the truth: absent means the default...
+        data[name] = manifest.get(name, RunbookVersion.UNSTATED[name])
+    if protected and "requires_approval" not in manifest:
+        # ...except what guards a protected runbook, which silence never loosens.
+        data["requires_approval"] = existing.current_version.requires_approval
     try:
         validated = validation.runbook(data, existing)
     except validation.Refused as exc:
@@ -159,22 +167,18 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 def planned(runbook: Runbook | None, data: dict) -> tuple[str, list[str]]:
     """What importing `data` would do to `runbook` (None: it does not exist):
     ("created", []), ("new version", the content fields that differ),
-    ("updated", the runbook and policy fields that differ, no new version)
+    ("updated", the runbook fields that differ, no new version)
     or ("unchanged", []). The import and its dry run both decide by this."""
     if runbook is None:
         return "created", []
     current = runbook.pending_version or runbook.current_version  # the latest saved content
     if current is None:
         return "new version", []
-    content = services.version_content(data, current)
-    if RunbookVersion.content_hash(RunbookVersion.canonical(content)) != current.sha256:
+    content = versions.version_content(data, current)
+    if not current.same_content(content):
         before = current.fields()
         return "new version", [name for name in RunbookVersion.CONTENT_FIELDS if content[name] != before[name]]
-    fields = [
-        name
-        for name in (*RUNBOOK_FIELDS, *Runbook.POLICY_FIELDS)
-        if name in data and getattr(runbook, name) != data[name]
-    ]
+    fields = [name for name in RUNBOOK_FIELDS if name in data and getattr(runbook, name) != data[name]]
     return ("updated" if fields else "unchanged"), fields
 
 
@@ -197,12 +201,7 @@ def plan(entries: list[Entry]) -> list[tuple[str, str]]:
             changed = f" ({', '.join(fields)} changed)" if fields else ""
             report.append((entry.slug, f"would get a new version{changed}{waits}"))
         elif what == "updated":
-            policy = [f for f in fields if f in Runbook.POLICY_FIELDS]
-            other = [f for f in fields if f not in Runbook.POLICY_FIELDS]
-            parts = ([f"policy change ({', '.join(policy)})"] if policy else []) + (
-                [f"{', '.join(other)} changed"] if other else []
-            )
-            report.append((entry.slug, f"no new version; {'; '.join(parts)}"))
+            report.append((entry.slug, f"no new version; {', '.join(fields)} changed"))
         else:
             report.append((entry.slug, "unchanged"))
     return report
@@ -223,7 +222,7 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
             before = None if creating else runbook.current_version_id
             runbook = runbook or Runbook(slug=entry.slug)
             try:
-                version = services.save_runbook(
+                version = versions.save_runbook(
                     runbook, entry.data, actor, message=f"Imported from {entry.folder.name}/"
                 )
             except secret_store.SecretScopeError as exc:  # all or nothing: the transaction ends here
@@ -260,7 +259,7 @@ def manifest_of(runbook: Runbook) -> dict:
     manifest.update({name: getattr(runbook, name) for name in ("description", "team", "tags")})
     manifest.update({name: getattr(version, name) for name in VERSION_FIELDS})
     manifest["script"] = script_filename(version.kind)
-    manifest.update({name: getattr(runbook, name) for name in Runbook.POLICY_FIELDS})
+    manifest.update({name: getattr(version, name) for name in Runbook.POLICY_FIELDS})
     return manifest
 
 

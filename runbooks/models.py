@@ -90,15 +90,35 @@ class ImmutableError(Exception):
 
 
 class RunbookVersion(models.Model):
-    """What exactly runs: immutable once saved and named by its sha256."""
+    """What exactly runs, and with what policy: immutable once saved and
+    named by its sha256."""
 
     class Kind(models.TextChoices):
         PYTHON = "python"
         SHELL = "shell"
 
-    CONTENT_FIELDS = ("kind", "script", "parameters", "timeout_seconds", "secrets", "queue", "network")
-    # Left out of the content (and so of the sha256) at these values.
-    UNSTATED = {"network": UNSTATED_NETWORK}
+    # Before format 2 the run policy lived on the Runbook, outside review.
+    CODE_FIELDS = ("kind", "script", "parameters", "timeout_seconds", "secrets", "queue", "network")
+    # Everything that changes what runs, with what parameters, how often and
+    # under whose eyes: a change to any of them is a new (reviewed) version.
+    POLICY_FIELDS = (*Runbook.POLICY_FIELDS, "protected")
+    CONTENT_FIELDS = (*CODE_FIELDS, *POLICY_FIELDS)
+    # The fields each content format's sha256 covers (see migration 0011).
+    FORMATS = {1: CODE_FIELDS, 2: CONTENT_FIELDS}
+    FORMAT = 2
+    # Left out of the content (and so of the sha256) at these values: a
+    # version at the defaults hashes as it did before the field existed.
+    UNSTATED = {
+        "network": UNSTATED_NETWORK,
+        "max_attempts": 1,
+        "retry_backoff_seconds": 30,
+        "retry_on": [],
+        "concurrency_limit": 0,
+        "concurrency_key": "",
+        "on_concurrency_limit": Runbook.OnLimit.WAIT,
+        "requires_approval": False,
+        "protected": False,
+    }
 
     runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -109,6 +129,19 @@ class RunbookVersion(models.Model):
     secrets = models.JSONField(default=list)
     queue = models.CharField(max_length=64, default=DEFAULT_QUEUE)
     network = models.CharField(max_length=8, choices=Network.choices, default=UNSTATED_NETWORK)
+    # The run policy (Runbook keeps a copy of its current version's, which
+    # the worker and the pages read; runbooks/versions.py writes both).
+    max_attempts = models.PositiveSmallIntegerField(default=1)
+    retry_backoff_seconds = models.PositiveIntegerField(default=30)
+    retry_on = models.JSONField(default=list, blank=True)
+    concurrency_limit = models.PositiveIntegerField(default=0)
+    concurrency_key = models.CharField(max_length=200, blank=True)
+    on_concurrency_limit = models.CharField(max_length=8, choices=Runbook.OnLimit.choices, default=Runbook.OnLimit.WAIT)
+    requires_approval = models.BooleanField(default=False)
+    protected = models.BooleanField(default=False)
+    # Which fields `sha256` covers: 1 for versions saved before the policy
+    # joined the content (their hash covers CODE_FIELDS only), 2 since.
+    content_format = models.PositiveSmallIntegerField(default=FORMAT)
     sha256 = models.CharField(max_length=64)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     message = models.CharField(max_length=200, blank=True)
@@ -144,8 +177,21 @@ class RunbookVersion(models.Model):
         """Every content field's value, stated or not."""
         return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
 
+    def policy(self) -> dict:
+        return {name: getattr(self, name) for name in self.POLICY_FIELDS}
+
     def content(self) -> dict:
-        return self.canonical(self.fields())
+        """What `sha256` is over, by the version's own content format."""
+        return self.canonical({name: getattr(self, name) for name in self.FORMATS[self.content_format]})
+
+    def verify(self) -> bool:
+        """Whether the stored sha256 is the hash of the stored content."""
+        return self.sha256 == self.content_hash(self.content())
+
+    def same_content(self, fields: dict) -> bool:
+        """Whether saving `fields` would make this very version (compared as
+        today's content, whatever format this version's hash has)."""
+        return self.canonical(self.fields()) == self.canonical(fields)
 
     @classmethod
     def canonical(cls, fields: dict) -> dict:

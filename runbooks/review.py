@@ -1,7 +1,7 @@
 """Reviewed runbooks: a protected runbook's new version waits in
 `pending_version` until an author other than the version's own approves
 it; until then every new run uses `current_version`, the last approved one
-(services.save_runbook puts new versions there)."""
+(versions.save_runbook puts new versions there)."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,24 +19,44 @@ class ReviewRefused(Refused):
         super().__init__(message, kind=kind)
 
 
+def writers(version: RunbookVersion) -> set:
+    """Whoever wrote any of the content `version` would take into use: the
+    authors of every version since the one in use, not only the last one.
+    Otherwise a co-author's one-line change (a timeout) would make a
+    version "by" them that holds another author's unreviewed code, and
+    that author could approve it. (Withdrawn drafts in between count too:
+    stricter than needed, never looser.)"""
+    current = version.runbook.current_version
+    since = RunbookVersion.objects.filter(runbook_id=version.runbook_id, number__lte=version.number)
+    if current is not None:
+        since = since.filter(number__gt=current.number)
+    return set(since.exclude(author=None).values_list("author_id", flat=True))
+
+
 def may_approve(version: RunbookVersion, user) -> bool:
-    """Four eyes: the author of a version cannot approve it. A version with
-    no author (imported by `import_runbooks`) may be approved by any author."""
-    return version.author_id is None or version.author_id != user.pk
+    """Four eyes: no one who wrote any of a pending version's content since
+    the version in use may approve it. A version of imported content only
+    (no author, from `import_runbooks`) may be approved by any author."""
+    return user.pk not in writers(version)
 
 
 def approve_version(runbook: Runbook, version: RunbookVersion, user, actor: trail.Actor, request=None) -> Runbook:
     if runbook.pending_version_id != version.pk:
         raise ReviewRefused(f"v{version.number} of {runbook.slug} is not waiting for approval.")
     if not may_approve(version, user):
-        raise ReviewRefused(f"You saved v{version.number}: another author must approve it.", FORBIDDEN)
+        raise ReviewRefused(
+            f"You wrote part of v{version.number} (a version since v{runbook.current_version.number}, which is "
+            "in use): an author who wrote none of it must approve it.",
+            FORBIDDEN,
+        )
     now = timezone.now()
     previous = runbook.current_version
     with transaction.atomic():
         # Conditional: a newer draft saved meanwhile replaced this one, and
         # then this approval must not take the older draft into use.
+        # The runbook's copy of the policy moves with it (versions.adopt).
         moved = Runbook.objects.filter(pk=runbook.pk, pending_version=version).update(
-            current_version=version, pending_version=None, updated_at=now
+            current_version=version, pending_version=None, updated_at=now, **version.policy()
         )
         if not moved:
             raise ReviewRefused(f"v{version.number} of {runbook.slug} is no longer waiting for approval.")

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from audit import trail
 from core.errors import Refused
-from runbooks import services as runbook_services
+from runbooks import runs
 from runbooks.models import Schedule, ScheduledRun
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,10 @@ def _fire(schedule: Schedule, now: datetime) -> bool:
             return False  # another worker fired this slot
         if schedule.runbook.current_version is None:
             return False
-        execution = runbook_services.new_execution(schedule.runbook, schedule.parameters)
+        execution = runs.new_execution(schedule.runbook, schedule.parameters)
         execution.save(force_insert=True)
         ScheduledRun.objects.create(schedule=schedule, execution=execution, slot=slot)
-        trail.record(trail.Actor("schedule", schedule.name[:150]), runbook_services.created_change(execution))
-        runbook_services.enqueue_on_commit([execution])
+        trail.record(trail.Actor("schedule", schedule.name[:150]), runs.created_change(execution))
+        runs.enqueue_on_commit([execution])
     log.info("schedule %s fired execution %s (slot %s)", schedule.name, execution.pk, slot.isoformat())
     return True

@@ -5,7 +5,7 @@ secret allows.
 Scope: a secret lists the runbooks allowed to use it. A runbook may declare
 only secrets that allow it (`check_scope`, called by the API's serializer,
 which the runbook form and the importer validate through, and by
-`services.save_runbook` for every other way a version is made), and the
+`versions.save_runbook` for every other way a version is made), and the
 worker hands a run only those (`values_for`). A name no secret has yet may
 be declared: the run fails, saying the secret is missing, and a secret
 created later allows no runbook until an admin says so. Who may change a

@@ -41,6 +41,26 @@ def network(value: str, user, current: str | None) -> str:
     return value
 
 
+def loosening(current: dict | None, content: dict, user) -> None:
+    """On a protected runbook (`current`: the fields of the version in use,
+    None when it is not protected), switching review off or the approval
+    its runs wait for is an admin's alone: otherwise an author could skip
+    the second pair of eyes without touching the reviewed script. For every
+    caller: an import has no user, so it can never loosen either."""
+    if current is None or not current.get("protected"):
+        return
+    if user is not None and roles.may(user, "unprotect_runbooks"):
+        return
+    problems = []
+    why = f" {roles.refusal(user, 'unprotect_runbooks')}" if user is not None else ""
+    if content.get("protected", True) is False:
+        problems.append(("protected", f"Only an admin can switch review off on a protected runbook.{why}"))
+    if current.get("requires_approval") and content.get("requires_approval", True) is False:
+        problems.append(("requires_approval", f"Only an admin can switch approval off on a protected runbook.{why}"))
+    if problems:
+        raise Refused(problems=problems, kind=FORBIDDEN)
+
+
 def parameters(value) -> dict:
     with refusing("parameters", params.ParameterError):
         params.check_schema(value)
@@ -173,6 +193,7 @@ def runbook(data: dict, instance: Runbook | None = None, user=None) -> dict:
         lambda: queue(cleaned["queue"]),
         lambda: concurrency_key(cleaned["concurrency_key"]) if cleaned.get("concurrency_key") else None,
         lambda: _network(cleaned, instance, user),
+        lambda: _loosening(cleaned, instance, user),
     ]
     collect(rules)
     problems = secret_store.scope_problems(instance, cleaned["secrets"])
@@ -186,6 +207,11 @@ def _network(cleaned: dict, instance, user) -> None:
         return
     latest = (instance.pending_version or instance.current_version) if instance is not None else None
     network(cleaned["network"], user, latest.network if latest else None)
+
+
+def _loosening(cleaned: dict, instance, user) -> None:
+    current = instance.current_version if instance is not None else None
+    loosening(current.fields() if current is not None and current.protected else None, cleaned, user)
 
 
 def _missing(field: str):

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
-from runbooks import secret_store, services, signals
+from runbooks import runs, secret_store, signals
 from runbooks.models import Execution, LogLine, Runbook
 from runbooks.runners import cgroups, namespaces, process, sandbox
 
@@ -325,7 +325,7 @@ def end(execution: Execution, status: str, error: str, *, exit_code=None, result
         signals.execution_ending.send(sender=Execution, execution=execution, status=status)
         retry = schedule_retry(execution)
     if retry is not None:
-        services.enqueue_on_commit([retry])
+        runs.enqueue_on_commit([retry])
     release_slot(execution.runbook, execution.concurrency_key)
     signals.execution_finished.send(sender=Execution, execution=execution, status=status)
     if not lost:
@@ -396,5 +396,5 @@ def release_slot(runbook: Runbook, key: str) -> int:
         )
         for x in waiting:
             x.status = Status.QUEUED
-        services.enqueue_on_commit(waiting)
+        runs.enqueue_on_commit(waiting)
     return len(waiting)

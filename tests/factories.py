@@ -6,7 +6,7 @@ from accounts import roles
 from accounts.models import ApiToken
 from audit import trail
 from events.models import Binding, Source
-from runbooks import services
+from runbooks import versions
 from runbooks.models import Runbook
 
 HOST_SCHEMA = {"type": "object", "properties": {"host": {"type": "string"}}, "required": ["host"]}
@@ -23,10 +23,11 @@ def make_runbook(
     network=None,
     **policy,
 ):
-    """A runbook through the real service; `policy` sets retry and
-    concurrency fields (max_attempts, concurrency_limit, ...)."""
-    runbook = Runbook(name=name, slug=slug, **policy)
-    services.save_runbook(
+    """A runbook through the real service; `policy` sets the run policy of
+    its first version (max_attempts, concurrency_limit, requires_approval,
+    protected, ...)."""
+    runbook = Runbook(name=name, slug=slug)
+    versions.save_runbook(
         runbook,
         {
             "kind": kind,
@@ -35,6 +36,7 @@ def make_runbook(
             "timeout_seconds": timeout_seconds,
             "queue": queue,
             **({"network": network} if network else {}),
+            **policy,
         },
         trail.SYSTEM,
     )

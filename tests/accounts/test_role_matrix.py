@@ -12,7 +12,7 @@ from accounts import roles
 from accounts.models import ApiToken
 from audit import trail
 from gates.models import Gate
-from runbooks import services
+from runbooks import versions
 from runbooks.models import Execution, Secret
 from tests.factories import api_token, make_binding, make_runbook, make_source, make_user
 
@@ -35,9 +35,8 @@ def world():
     secret = Secret.objects.create(name="PAGER_TOKEN", ciphertext="x")
     # A protected runbook whose v2, by another author, waits for review.
     writer = make_user("author", username="writer")
-    protected = make_runbook(name="Guarded", slug="guarded")
-    services.save_runbook(protected, {"protected": True}, trail.SYSTEM)
-    services.save_runbook(protected, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
+    protected = make_runbook(name="Guarded", slug="guarded", protected=True)
+    versions.save_runbook(protected, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
     others_token = ApiToken.issue(writer, "writer's")[0]
     Gate.objects.create(name="prod").runbooks.add(runbook)
     return SimpleNamespace(

@@ -211,7 +211,7 @@ def test_create_api_token_prints_a_working_token_last(client, user):
     assert client.get("/api/v1/runbooks/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
 
 
-def test_run_policy_is_set_through_the_api_without_a_new_version(api):
+def test_run_policy_is_version_content_set_through_the_api(api):
     send(api, "post", "/api/v1/runbooks/", RUNBOOK)
     response = send(
         api,
@@ -228,7 +228,7 @@ def test_run_policy_is_set_through_the_api_without_a_new_version(api):
     )
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body["version"] == 1
+    assert body["version"] == 2  # what runs and how often is reviewed content: a new version
     assert (body["max_attempts"], body["retry_on"], body["concurrency_key"]) == (3, ["lost"], "{{ params.host }}")
     for bad in (
         {"max_attempts": 0},

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from audit import trail
-from runbooks import services
+from runbooks import versions
 from runbooks.models import Runbook
 from tests.factories import make_runbook, make_user
 
@@ -78,7 +78,7 @@ def test_upload_a_script_then_run_it_from_the_generated_form(
 
 def test_open_the_diff_between_two_versions(page, live_server, django_user_model):
     runbook = make_runbook(name="Diffed", slug="diffed", script="echo one\necho two\necho three\n", kind="shell")
-    services.save_runbook(runbook, {"script": "echo one\necho TWO\necho three\necho four\n"}, trail.SYSTEM)
+    versions.save_runbook(runbook, {"script": "echo one\necho TWO\necho three\necho four\n"}, trail.SYSTEM)
     log_in(page, live_server, django_user_model, "/runbooks/diffed/versions/")
     page.get_by_label("From version").select_option(label="v1")
     page.get_by_label("to version").select_option(label="v2")

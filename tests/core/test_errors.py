@@ -12,9 +12,9 @@ from notifications.channels import ChannelError
 from runbooks.approvals import ApprovalRefused
 from runbooks.parameters import ParameterError
 from runbooks.review import ReviewRefused
+from runbooks.runs import RerunRefused
 from runbooks.schedules import ScheduleError
 from runbooks.secret_store import ScopeRefused, SecretError, SecretScopeError
-from runbooks.services import RerunRefused
 
 
 @pytest.mark.parametrize(

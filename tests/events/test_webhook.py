@@ -8,7 +8,7 @@ import pytest
 from audit import trail
 from audit.models import AuditEntry
 from events.models import Event
-from runbooks import services as runbook_services
+from runbooks import runs
 from runbooks.models import Execution
 from tests.conftest import load_fixture
 from tests.factories import HOST_SCHEMA, make_binding, make_runbook, make_source
@@ -55,7 +55,7 @@ def test_a_run_and_its_rerun_are_listed_under_the_alerts_source(client, setup):
     first = post(client, "am", load_fixture("alertmanager/firing-one-alert.json"), token).json()["executions"][0]
     execution = Execution.objects.get(pk=first)
     assert execution.source_id == source.pk
-    rerun = runbook_services.rerun(execution, None, trail.SYSTEM)
+    rerun = runs.rerun(execution, None, trail.SYSTEM)
     assert rerun.source_id == source.pk
     other, _ = make_source("other", "generic")
     assert set(Execution.objects.filter(source__slug="am").values_list("pk", flat=True)) == {execution.pk, rerun.pk}

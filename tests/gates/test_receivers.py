@@ -2,16 +2,19 @@
 execution_finished signal: nobody has to ask again for the verdict to be
 stored, audited and notified."""
 
+import json
+
 import pytest
 from django.utils import timezone
 
+from audit import trail
 from audit.models import AuditEntry
 from gates.models import Check, Gate
 from notifications.models import Channel, Delivery, Subscription
 from runbooks import worker
 from runbooks.models import Execution
 from runbooks.runners.process import Outcome
-from tests.factories import make_runbook
+from tests.factories import make_runbook, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +53,24 @@ def test_a_run_outside_any_check_decides_nothing():
     worker.finish(running(make_runbook(slug="lonely")), Outcome("failed", exit_code=1))
     check.refresh_from_db()
     assert check.verdict is None
+
+
+def test_a_gate_is_not_saved_when_its_audit_entry_fails(api_as, monkeypatch):
+    """A real fault would be the audit head's lock failing; here trail.record
+    raises, standing in for it (a stub, said so): the gate's row must go with it."""
+    make_runbook(slug="smoke")
+    admin = api_as(make_user("admin", username="boss"))
+    ok = admin.post(
+        "/api/v1/gates/", data=json.dumps({"name": "first", "runbooks": ["smoke"]}), content_type="application/json"
+    )
+    assert ok.status_code == 201  # the request itself is valid
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("audit unavailable")
+
+    monkeypatch.setattr(trail, "record", broken)
+    with pytest.raises(RuntimeError):
+        admin.post(
+            "/api/v1/gates/", data=json.dumps({"name": "prod", "runbooks": ["smoke"]}), content_type="application/json"
+        )
+    assert not Gate.objects.filter(name="prod").exists()

@@ -12,7 +12,7 @@ from kombu import Producer, Queue
 
 from audit import trail
 from config.celery import app
-from runbooks import services
+from runbooks import runs
 from tests.factories import make_runbook
 from tests.processes import final
 
@@ -45,6 +45,6 @@ def test_a_pickled_task_on_the_queue_is_refused_by_the_worker(worker, tmp_path):
             headers={"task": "runbooks.run_execution", "id": str(uuid.uuid4()), "lang": "py"},
         )
     runbook = make_runbook(slug="canary", script="print('after the pickle')")
-    canary = services.request_run(runbook, {}, None, trail.SYSTEM)
+    canary = runs.request_run(runbook, {}, None, trail.SYSTEM)
     assert final(canary.pk).status == "succeeded"
     assert not marker.exists(), "the worker unpickled a message"

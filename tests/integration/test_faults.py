@@ -203,9 +203,9 @@ def postgres():
 def test_postgresql_stopped_and_started_during_a_burst_gives_202_or_503_and_every_202_is_stored(postgres, web):
     base = web(DATABASE_URL=postgres.url)
     seed = (
-        "from events.models import Source; from runbooks.models import Runbook; from runbooks import services;"
+        "from events.models import Source; from runbooks.models import Runbook; from runbooks import versions;"
         "from events.models import Binding; from audit import trail\n"
-        "rb = Runbook(slug='note', name='Note'); services.save_runbook(rb, {'kind': 'shell', 'script': 'true'},"
+        "rb = Runbook(slug='note', name='Note'); versions.save_runbook(rb, {'kind': 'shell', 'script': 'true'},"
         " trail.SYSTEM)\n"
         "s = Source(slug='burst', name='Burst', kind='generic'); print(s.rotate_token()); s.save()\n"
         "Binding.objects.create(name='all', source=s, runbook=rb)\n"

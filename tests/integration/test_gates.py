@@ -7,7 +7,7 @@ import time
 import pytest
 
 from audit.models import AuditEntry
-from gates.models import Check
+from gates.models import Check, Gate
 from runbooks.models import Execution
 from tests.factories import api_token, make_runbook, make_user
 
@@ -118,3 +118,24 @@ def test_the_gates_page_shows_checks_verdicts_and_runs(admin_api, client, django
     browser.force_login(viewer)
     html = browser.get("/gates/").content.decode()
     assert "prod-deploy" in html and "version=1.4.2" in html and "pending" in html
+
+
+def test_a_check_whose_run_fails_is_decided_and_notifies_with_nobody_reading_it(admin_api, worker):
+    """The worker decides the check when its last run ends (gates/receivers.py):
+    no GET of the check, no wait, and still the verdict and its delivery."""
+    from notifications.models import Channel, Delivery, Subscription
+
+    make_runbook(slug="cve-scan", script=FAILING)
+    gate(admin_api, "prod-deploy", ["cve-scan"])
+    channel = Channel.objects.create(slug="release", name="Release", kind="email", recipients=["r@example.com"])
+    Subscription.objects.create(channel=channel, events=["gate_failed"], gate=Gate.objects.get(name="prod-deploy"))
+    response = post(admin_api, "/api/v1/gates/prod-deploy/checks/", CHANGE)  # no wait: 202, then nobody asks
+    assert response.status_code == 202 and response.json()["verdict"] is None
+    check_id = response.json()["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not Delivery.objects.filter(event="gate_failed").exists():
+        time.sleep(0.1)  # reads the tables only: never the check's endpoint, never services.refresh
+    check = Check.objects.get(pk=check_id)
+    assert check.verdict == "fail" and check.reasons == ["cve-scan: CVE-2026-0001 in libfoo 1.2"]
+    assert Delivery.objects.filter(event="gate_failed", channel=channel).count() == 1
+    assert AuditEntry.objects.filter(action="gate.decided", object_id=str(check_id)).count() == 1

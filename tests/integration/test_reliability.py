@@ -11,7 +11,7 @@ import pytest
 
 from audit import trail
 from audit.models import AuditEntry
-from runbooks import services
+from runbooks import runs
 from runbooks.models import Execution, LogLine
 from tests.conftest import wait_for
 from tests.factories import make_runbook
@@ -25,7 +25,7 @@ def queue_name(prefix: str) -> str:
 
 
 def run(runbook, **parameters) -> Execution:
-    return services.request_run(runbook, parameters, None, trail.SYSTEM)
+    return runs.request_run(runbook, parameters, None, trail.SYSTEM)
 
 
 @pytest.fixture

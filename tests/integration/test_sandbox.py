@@ -20,7 +20,7 @@ from django.db import connection
 
 from audit import trail
 from core.workers import worker_command
-from runbooks import services
+from runbooks import runs
 from runbooks.models import Execution, LogLine, Worker
 from tests.conftest import child_env, wait_for
 from tests.factories import make_runbook, make_user
@@ -42,7 +42,7 @@ def lines(execution) -> list[str]:
 
 def run(slug, script, kind="python", timeout_seconds=3, **fields) -> Execution:
     runbook = make_runbook(name=slug, slug=slug, script=script, kind=kind, timeout_seconds=timeout_seconds, **fields)
-    return services.request_run(runbook, {}, None, trail.SYSTEM)
+    return runs.request_run(runbook, {}, None, trail.SYSTEM)
 
 
 def assert_worker_healthy(n):
@@ -286,7 +286,7 @@ def test_an_escaped_child_is_gone_when_its_run_is(worker, how):
     if how == "cancel":
         wait_for(lambda: "started" in lines(execution), what="the run to start")
         wait_for(lambda: len(processes_running(token)) == 2, what="both escaped children to run")
-        services.cancel(Execution.objects.get(pk=execution.pk), trail.SYSTEM)
+        runs.cancel(Execution.objects.get(pk=execution.pk), trail.SYSTEM)
     done = final(execution.pk, timeout=30)
     assert done.status == {"it ends": "succeeded", "cancel": "cancelled", "timeout": "timed_out"}[how], done.error
     assert "seen 2" in lines(done), lines(done)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit import trail
 from events.models import Binding, Source
-from runbooks import services as runbook_services
+from runbooks import versions
 from runbooks.models import Execution
 from tests.factories import make_runbook, make_source
 
@@ -84,7 +84,7 @@ def test_binding_and_source_changes_reach_every_web_process_at_the_next_webhook(
     patch(enabled=True)
 
     # A new version of the runbook: the next runs use it.
-    version = runbook_services.save_runbook(runbook, {"script": "echo v2"}, trail.SYSTEM)
+    version = versions.save_runbook(runbook, {"script": "echo v2"}, trail.SYSTEM)
     assert version.number == 2
     assert runs_started(servers, token, "v2") == [1] * every
     assert set(

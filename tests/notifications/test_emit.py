@@ -15,8 +15,7 @@ from gates.models import Check, Gate
 from notifications import emit as notify
 from notifications import messages
 from notifications.models import Channel, Delivery, Subscription
-from runbooks import services
-from runbooks import worker as runs
+from runbooks import runs, worker
 from runbooks.models import Execution
 from runbooks.runners.process import Outcome
 from tests.factories import make_binding, make_runbook, make_user
@@ -54,8 +53,8 @@ def test_a_run_notifies_started_and_succeeded_with_its_result_and_a_link(setting
     subscribe(channel("ops"), ["run_started", "run_succeeded"], runbook=runbook)
     subscribe(channel("failures-only"), ["run_failed"], runbook=runbook)
     subscribe(channel("elsewhere"), ["run_started", "run_succeeded"], runbook=other)
-    execution = services.request_run(runbook, {}, None, trail.SYSTEM)
-    runs.run(str(execution.pk))
+    execution = runs.request_run(runbook, {}, None, trail.SYSTEM)
+    worker.run(str(execution.pk))
     assert sent() == [("ops", "run_started"), ("ops", "run_succeeded")]
     message = Delivery.objects.get(event="run_succeeded").message
     assert message["status"] == "succeeded" and message["title"] == "Disk cleanup succeeded"
@@ -71,7 +70,7 @@ def test_a_failed_or_timed_out_run_notifies_run_failed_with_the_error(status):
     subscribe(channel("ops"), ["run_failed"], runbook=runbook)
     subscribe(channel("happy"), ["run_succeeded"], runbook=runbook)
     execution = running(runbook)
-    runs.finish(execution, Outcome(status, exit_code=3, result={"checked": ["a"]}, error="nginx: [emerg] bad config"))
+    worker.finish(execution, Outcome(status, exit_code=3, result={"checked": ["a"]}, error="nginx: [emerg] bad config"))
     assert sent() == [("ops", "run_failed")]
     message = Delivery.objects.get().message
     assert message["status"] == status and message["error"] == "nginx: [emerg] bad config"
@@ -81,7 +80,7 @@ def test_a_failed_or_timed_out_run_notifies_run_failed_with_the_error(status):
 def test_a_lost_run_notifies_run_failed():
     runbook = make_runbook(slug="fix")
     subscribe(channel("ops"), ["run_failed"], runbook=runbook)
-    runs.mark_lost(running(runbook), "Its worker w1 stopped responding.")
+    worker.mark_lost(running(runbook), "Its worker w1 stopped responding.")
     assert sent() == [("ops", "run_failed")]
     assert "stopped responding" in Delivery.objects.get().message["error"]
 
@@ -90,7 +89,7 @@ def test_a_run_awaiting_approval_notifies_who_subscribed():
     runbook = make_runbook(slug="risky", requires_approval=True)
     subscribe(channel("approvers"), ["awaiting_approval"], runbook=runbook)
     subscribe(channel("starts"), ["run_started"], runbook=runbook)
-    execution = services.request_run(runbook, {}, make_user("responder", username="asker"), trail.SYSTEM)
+    execution = runs.request_run(runbook, {}, make_user("responder", username="asker"), trail.SYSTEM)
     assert execution.status == "awaiting_approval"
     assert sent() == [("approvers", "awaiting_approval")]
     assert Delivery.objects.get().message["title"] == "Restart service awaits approval"
@@ -105,7 +104,7 @@ def test_a_binding_subscription_hears_its_runs_and_its_breaker_and_one_channel_g
     other_binding = make_binding(runbook, name="other")
     subscribe(channel("other"), ["binding_tripped", "run_failed"], binding=other_binding)
     execution = running(runbook, binding=binding)
-    runs.finish(execution, Outcome("failed", exit_code=1, error="boom"))
+    worker.finish(execution, Outcome("failed", exit_code=1, error="boom"))
     assert sent() == [("ops", "run_failed"), ("ops", "binding_tripped")]
     tripped = Delivery.objects.get(event="binding_tripped")
     assert tripped.binding_id == binding.pk and tripped.message["severity"] == "critical"
@@ -142,7 +141,7 @@ def test_a_passing_gate_and_disabled_subscriptions_or_channels_send_nothing():
     runbook = make_runbook(slug="fix")
     subscribe(channel("off", enabled=False), ["run_failed"], runbook=runbook)
     Subscription.objects.create(channel=channel("paused"), runbook=runbook, events=["run_failed"], enabled=False)
-    runs.finish(running(runbook), Outcome("failed", exit_code=1))
+    worker.finish(running(runbook), Outcome("failed", exit_code=1))
     gate = Gate.objects.create(name="g")
     subscribe(channel("gate"), ["gate_failed"], gate=gate)
     assert gates.refresh(Check.objects.create(gate=gate)).verdict == "pass"  # no runbook: pass
@@ -199,7 +198,7 @@ def test_a_fault_while_emitting_never_breaks_the_run(monkeypatch, caplog):
 
     monkeypatch.setattr(messages, "for_execution", broken)
     execution = running(runbook)
-    assert runs.finish(execution, Outcome("failed", exit_code=1, error="boom")) is True
+    assert worker.finish(execution, Outcome("failed", exit_code=1, error="boom")) is True
     execution.refresh_from_db()
     assert execution.status == "failed" and execution.error == "boom"
     assert Delivery.objects.count() == 0 and "could not queue run_failed" in caplog.text

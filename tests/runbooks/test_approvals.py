@@ -168,7 +168,9 @@ def test_schedules_and_reruns_of_such_a_runbook_wait_too_but_a_retry_does_not(re
     fired = Execution.objects.exclude(pk=execution_id).get()
     assert fired.status == "awaiting_approval" and fired.requested_by is None
     post(reviewer, f"/api/v1/executions/{execution_id}/reject/", {"reason": "no"})
-    rerun = post(reviewer, f"/api/v1/executions/{execution_id}/rerun/").json()["execution"]
+    # A rejected run is not run again by a button beside the refusal.
+    assert post(reviewer, f"/api/v1/executions/{execution_id}/rerun/").status_code == 409
+    rerun = post(reviewer, f"/api/v1/executions/{fired.pk}/rerun/").json()["execution"]
     assert Execution.objects.get(pk=rerun).status == "awaiting_approval"
     # A retry continues an approved run: it is not asked again.
     approved = Execution.objects.get(pk=rerun)

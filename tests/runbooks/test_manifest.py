@@ -149,12 +149,13 @@ def test_dry_run_names_a_new_version_a_policy_change_and_what_is_unchanged(tmp_p
     )
     out = dry_run(tmp_path)
     assert "flush-cache: would get a new version (script, timeout_seconds changed)" in out
-    assert "other: no new version; policy change (max_attempts); team changed" in out
+    # The run policy is version content: a policy change is a new version.
+    assert "other: would get a new version (max_attempts changed)" in out
     assert "third: unchanged" in out and "3 runbook(s) valid, 2 would change" in out
     assert RunbookVersion.objects.count() == versions and Runbook.objects.get(slug="other").max_attempts == 2
     # The import does what the dry run said.
     real = imported(tmp_path)
-    assert "flush-cache: new version v2" in real and "other: updated (same code, no new version)" in real
+    assert "flush-cache: new version v2" in real and "other: new version v2" in real
     assert "third: unchanged" in real
 
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from audit import trail
-from runbooks import services, validation
+from runbooks import runs, validation, versions
 from runbooks import worker as execution
 from runbooks.models import Runbook, RunbookVersion
 from tests.factories import api_token, make_runbook, make_user
@@ -37,10 +37,10 @@ def test_an_egress_version_keeps_the_sha256_it_had_before_the_field_existed():
 
 def test_changing_the_network_makes_a_new_version_and_saving_it_again_none():
     runbook = make_runbook(slug="net")
-    v2 = services.save_runbook(runbook, {"network": "egress"}, trail.SYSTEM)
+    v2 = versions.save_runbook(runbook, {"network": "egress"}, trail.SYSTEM)
     assert v2.number == 2 and v2.network == "egress"
-    assert services.save_runbook(runbook, {"network": "egress"}, trail.SYSTEM).number == 2
-    assert services.save_runbook(runbook, {"script": 'print("hello again")'}, trail.SYSTEM).network == "egress"
+    assert versions.save_runbook(runbook, {"network": "egress"}, trail.SYSTEM).number == 2
+    assert versions.save_runbook(runbook, {"script": 'print("hello again")'}, trail.SYSTEM).network == "egress"
 
 
 def post(client, user, body, path="/api/v1/runbooks/"):
@@ -73,7 +73,7 @@ def test_the_runbook_form_refuses_host_from_an_author_and_the_page_warns_of_host
     assert page.status_code == 200 and "Only an admin may give a runbook" in page.content.decode()
     assert not Runbook.objects.filter(name="Form").exists()
     runbook = Runbook(name="On host", slug="on-host")
-    services.save_runbook(
+    versions.save_runbook(
         runbook, {"kind": "shell", "script": "true", "network": "host"}, trail.SYSTEM, make_user("admin")
     )
     detail = client.get(f"/runbooks/{runbook.slug}/").content.decode()
@@ -87,7 +87,7 @@ def test_an_import_never_adds_host_but_keeps_it_where_an_admin_set_it(tmp_path):
     with pytest.raises(Exception, match="Only an admin may give a runbook"):
         call_command("import_runbooks", str(tmp_path))
     assert not Runbook.objects.filter(slug="flush-cache").exists()
-    services.save_runbook(
+    versions.save_runbook(
         Runbook(name="Flush cache", slug="flush-cache"),
         {"kind": "shell", "script": "echo old", "network": "host"},
         trail.SYSTEM,
@@ -108,7 +108,7 @@ def test_a_manifest_without_network_means_egress_and_export_writes_it(tmp_path):
 
 def test_the_domain_function_is_the_backstop_for_every_caller():
     with pytest.raises(validation.Refused) as refused:
-        services.save_runbook(
+        versions.save_runbook(
             Runbook(name="Sneaky"), {"kind": "shell", "script": "true", "network": "host"}, trail.SYSTEM
         )
     assert refused.value.kind == "forbidden" and refused.value.field == "network"
@@ -127,7 +127,7 @@ def test_the_control_plane_is_resolved_from_the_settings(settings):
 
 def test_a_version_records_which_mode_ran(settings):
     runbook = make_runbook(slug="recorded", network="egress")
-    run = services.request_run(runbook, {}, None, trail.SYSTEM)
+    run = runs.request_run(runbook, {}, None, trail.SYSTEM)
     claimed = execution.claim(str(run.pk), "w")
     assert claimed.network == "egress"
     client = Client()

@@ -7,7 +7,7 @@ import pytest
 
 from audit import trail
 from audit.models import AuditEntry
-from runbooks import services
+from runbooks import runs, versions
 from runbooks.models import Execution
 from tests.factories import HOST_SCHEMA, make_runbook
 
@@ -21,7 +21,7 @@ def post(api, path, body=None):
 def test_rerun_runs_the_same_version_and_parameters_even_after_an_edit(api, user):
     runbook = make_runbook(slug="restart", parameters=HOST_SCHEMA, script="print(1)")
     first_id = post(api, "/api/v1/runbooks/restart/run/", {"parameters": {"host": "web-1"}}).json()["execution"]
-    services.save_runbook(runbook, {"script": "print(2)"}, trail.SYSTEM)  # now v2
+    versions.save_runbook(runbook, {"script": "print(2)"}, trail.SYSTEM)  # now v2
     response = post(api, f"/api/v1/executions/{first_id}/rerun/")
     assert response.status_code == 202 and set(response.json()) == {"execution"}
     first, again = Execution.objects.get(pk=first_id), Execution.objects.get(pk=response.json()["execution"])
@@ -39,7 +39,7 @@ def test_rerun_runs_the_same_version_and_parameters_even_after_an_edit(api, user
 
 def test_a_run_whose_parameters_never_passed_the_schema_cannot_be_rerun(api):
     runbook = make_runbook(parameters=HOST_SCHEMA)
-    failed = services.new_execution(runbook, {"hots": "typo"})
+    failed = runs.new_execution(runbook, {"hots": "typo"})
     failed.save()
     assert failed.status == "failed"
     response = post(api, f"/api/v1/executions/{failed.pk}/rerun/")
@@ -49,13 +49,13 @@ def test_a_run_whose_parameters_never_passed_the_schema_cannot_be_rerun(api):
 
 def test_restore_makes_the_old_content_a_new_version():
     runbook = make_runbook(script="print('one')")
-    services.save_runbook(runbook, {"script": "print('two')", "timeout_seconds": 9}, trail.SYSTEM)
+    versions.save_runbook(runbook, {"script": "print('two')", "timeout_seconds": 9}, trail.SYSTEM)
     v1 = runbook.versions.get(number=1)
-    restored = services.restore_version(runbook, v1, trail.SYSTEM)
+    restored = versions.restore_version(runbook, v1, trail.SYSTEM)
     assert restored.number == 3 and restored.sha256 == v1.sha256 and restored.message == "Restored v1"
     assert runbook.current_version == restored and restored.timeout_seconds == v1.timeout_seconds
     # Restoring what is already current makes no version.
-    assert services.restore_version(runbook, v1, trail.SYSTEM) == restored
+    assert versions.restore_version(runbook, v1, trail.SYSTEM) == restored
     assert runbook.versions.count() == 3
     assert AuditEntry.objects.filter(action="runbook.updated", object_id=runbook.slug).count() == 3
 

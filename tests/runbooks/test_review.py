@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit import trail
 from audit.models import AuditEntry
-from runbooks import schedules, services
+from runbooks import schedules, versions
 from runbooks.models import Execution, Runbook, RunbookVersion, Schedule
 from tests.factories import make_binding, make_runbook, make_source, make_user
 
@@ -38,9 +38,9 @@ def reviewer(api_as):
 
 @pytest.fixture
 def guarded():
-    """Protected after its v1 was in use: v1 counts as approved."""
-    runbook = make_runbook(name="Deploy", slug="deploy", script="print('v1')")
-    services.save_runbook(runbook, {"protected": True}, trail.SYSTEM)
+    """Protected from its v1 on (protection is version content): v1 counts
+    as approved, there being nothing before it to fall back to."""
+    runbook = make_runbook(name="Deploy", slug="deploy", script="print('v1')", protected=True)
     runbook.refresh_from_db()
     assert runbook.protected and runbook.current_version.number == 1 and runbook.pending_version is None
     return runbook
@@ -76,7 +76,7 @@ def test_a_new_version_of_a_protected_runbook_waits_and_runs_keep_the_approved_o
 def test_only_another_author_approves_and_then_runs_use_the_new_version(guarded, writer, reviewer):
     patch(writer, "/api/v1/runbooks/deploy/", {"script": "print('v2')"})
     own = post(writer, "/api/v1/runbooks/deploy/versions/2/approve/")
-    assert own.status_code == 403 and "another author must approve it" in own.json()["detail"]
+    assert own.status_code == 403 and "must approve it" in own.json()["detail"]
     approved = post(reviewer, "/api/v1/runbooks/deploy/versions/2/approve/")
     assert approved.status_code == 200, approved.json()
     assert approved.json()["version"] == 2 and approved.json()["pending_version"] is None
@@ -112,7 +112,10 @@ def test_only_an_admin_switches_review_off_and_that_save_is_still_reviewed(guard
     assert RunbookVersion.objects.filter(runbook=guarded).count() == 1
     admin = api_as(make_user("admin", username="boss"))
     body = patch(admin, "/api/v1/runbooks/deploy/", {"protected": False, "script": "print('v2')"}).json()
-    assert body["protected"] is False and body["version"] == 1 and body["pending_version"] == 2
+    # Protection is reviewed content: off only once another author approves it.
+    assert body["protected"] is True and body["version"] == 1 and body["pending_version"] == 2
+    approved = post(api_as(make_user("author", username="second")), "/api/v1/runbooks/deploy/versions/2/approve/")
+    assert approved.status_code == 200 and approved.json()["protected"] is False
     # Unprotected from now on: the next save is in use at once.
     body = patch(admin, "/api/v1/runbooks/deploy/", {"script": "print('v3')"}).json()
     assert body["version"] == 3 and body["pending_version"] is None
@@ -139,7 +142,7 @@ def test_an_import_into_a_protected_runbook_makes_a_pending_version(guarded, tmp
 
 def test_the_pages_show_the_pending_version_and_let_only_another_author_approve(client, guarded):
     writer = make_user("author", username="writer")
-    services.save_runbook(guarded, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
+    versions.save_runbook(guarded, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
     client.force_login(writer)
     detail = client.get("/runbooks/deploy/").content.decode()
     assert "v2 (saved by writer) waits for another author" in detail
@@ -176,7 +179,12 @@ def test_the_edit_form_keeps_review_on_for_an_author(client, guarded):
 
 def test_an_author_cannot_switch_approval_off_on_a_protected_runbook(guarded, writer, api_as, client):
     """Turning off the approval runs wait for skips the second pair of eyes too."""
-    services.save_runbook(guarded, {"requires_approval": True}, trail.SYSTEM)
+    # Switching approval on is a new version too, taken into use by review.
+    versions.save_runbook(guarded, {"requires_approval": True}, trail.SYSTEM)
+    assert (
+        post(api_as(make_user("author", username="second")), "/api/v1/runbooks/deploy/versions/2/approve/").status_code
+        == 200
+    )
     refused = patch(writer, "/api/v1/runbooks/deploy/", {"requires_approval": False})
     assert refused.status_code == 403 and "that needs the admin role" in refused.json()["detail"]
     guarded.refresh_from_db()
@@ -193,4 +201,7 @@ def test_an_author_cannot_switch_approval_off_on_a_protected_runbook(guarded, wr
     assert guarded.requires_approval
 
     admin = api_as(make_user("admin", username="boss"))
-    assert patch(admin, "/api/v1/runbooks/deploy/", {"requires_approval": False}).json()["requires_approval"] is False
+    # An admin may: as every change of a protected runbook, it waits for another author.
+    assert patch(admin, "/api/v1/runbooks/deploy/", {"requires_approval": False}).status_code == 200
+    guarded.refresh_from_db()
+    assert guarded.requires_approval and guarded.pending_version.requires_approval is False

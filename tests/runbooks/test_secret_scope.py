@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from audit import trail
 from audit.models import AuditEntry
-from runbooks import secret_store, services
+from runbooks import secret_store, versions
 from runbooks.models import Runbook, RunbookVersion, Secret
 from tests.factories import make_runbook
 
@@ -84,12 +84,12 @@ def test_a_narrowed_scope_refuses_the_next_version_even_when_the_request_leaves_
     author_api, admin_api, scoped
 ):
     secret, payments, _other = scoped
-    services.save_runbook(payments, {"secrets": ["PAY_KEY"]}, trail.SYSTEM)
+    versions.save_runbook(payments, {"secrets": ["PAY_KEY"]}, trail.SYSTEM)
     assert patch(admin_api, f"/api/v1/secrets/{secret.pk}/", {"allowed_runbooks": []}).status_code == 200
-    versions = RunbookVersion.objects.filter(runbook=payments).count()
+    count = RunbookVersion.objects.filter(runbook=payments).count()
     response = patch(author_api, "/api/v1/runbooks/payments/", {"script": "print('changed')"})
     assert response.status_code == 400 and "PAY_KEY" in response.json()["errors"]["secrets"][0]
-    assert RunbookVersion.objects.filter(runbook=payments).count() == versions
+    assert RunbookVersion.objects.filter(runbook=payments).count() == count
     # A change that makes no version (the description) still goes through.
     assert patch(author_api, "/api/v1/runbooks/payments/", {"description": "still here"}).status_code == 200
 
@@ -108,8 +108,8 @@ def test_the_runbook_form_refuses_a_secret_out_of_scope(client, user_with_role, 
 
 def test_restoring_a_version_whose_secret_no_longer_allows_the_runbook_is_refused(client, user, scoped):
     secret, payments, _ = scoped
-    services.save_runbook(payments, {"secrets": ["PAY_KEY"], "script": "print('v2')"}, trail.SYSTEM)
-    services.save_runbook(payments, {"secrets": [], "script": "print('v3')"}, trail.SYSTEM)
+    versions.save_runbook(payments, {"secrets": ["PAY_KEY"], "script": "print('v2')"}, trail.SYSTEM)
+    versions.save_runbook(payments, {"secrets": [], "script": "print('v3')"}, trail.SYSTEM)
     secret_store.update(secret, trail.SYSTEM, allowed_runbooks=[])
     client.force_login(user)
     response = client.post("/runbooks/payments/versions/2/restore", follow=True)
@@ -236,9 +236,9 @@ def test_the_migration_allows_each_secret_the_runbooks_that_declare_it():
     pending = make_runbook(slug="pending-declares")
     make_runbook(slug="does-not")
     # Declared before the secret existed (allowed), as on an older Steward.
-    services.save_runbook(declares, {"secrets": ["OLD_KEY"]}, trail.SYSTEM)
-    services.save_runbook(pending, {"protected": True}, trail.SYSTEM)
-    services.save_runbook(pending, {"secrets": ["OLD_KEY"]}, trail.SYSTEM)
+    versions.save_runbook(declares, {"secrets": ["OLD_KEY"]}, trail.SYSTEM)
+    versions.save_runbook(pending, {"protected": True}, trail.SYSTEM)
+    versions.save_runbook(pending, {"secrets": ["OLD_KEY"]}, trail.SYSTEM)
     pending.refresh_from_db()
     assert pending.pending_version is not None
     secret = secret_store.create("OLD_KEY", "v", "", trail.SYSTEM)

@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from audit import trail
 from audit.models import AuditEntry
-from runbooks import services
+from runbooks import runs, versions
 from runbooks.models import Execution, Runbook
 from tests.factories import make_runbook
 
@@ -187,7 +187,7 @@ def test_description_markdown_is_sanitized(logged_in):
 def test_versions_page_is_bounded_in_queries(logged_in, django_assert_max_num_queries):
     runbook = make_runbook(slug="many", script="print(0)")
     for n in range(1, 30):
-        services.save_runbook(runbook, {"script": f"print({n})"}, trail.SYSTEM, message=f"change {n}")
+        versions.save_runbook(runbook, {"script": f"print({n})"}, trail.SYSTEM, message=f"change {n}")
     with django_assert_max_num_queries(8):
         response = logged_in.get("/runbooks/many/versions/")
     html = response.content.decode()
@@ -198,7 +198,7 @@ def test_versions_page_is_bounded_in_queries(logged_in, django_assert_max_num_qu
 
 def test_diff_shows_both_versions_side_by_side_escaped(logged_in):
     runbook = make_runbook(slug="d", script="line one\n<b>two</b>\nline three\n", kind="shell")
-    services.save_runbook(runbook, {"script": "line one\n<i>2</i>\nline three\nline four\n"}, trail.SYSTEM)
+    versions.save_runbook(runbook, {"script": "line one\n<i>2</i>\nline three\nline four\n"}, trail.SYSTEM)
     response = logged_in.get("/runbooks/d/diff/?from=1&to=2")
     html = response.content.decode()
     assert response.status_code == 200
@@ -222,7 +222,7 @@ def test_a_bad_diff_request_is_a_400_page(logged_in, query):
 
 def test_restore_an_old_version_from_its_page(logged_in):
     runbook = make_runbook(slug="r", script="print('old')")
-    services.save_runbook(runbook, {"script": "print('new')"}, trail.SYSTEM)
+    versions.save_runbook(runbook, {"script": "print('new')"}, trail.SYSTEM)
     page = logged_in.get("/runbooks/r/versions/1/").content.decode()
     assert "Restore as a new version" in page
     response = logged_in.post("/runbooks/r/versions/1/restore")
@@ -236,7 +236,7 @@ def test_restore_an_old_version_from_its_page(logged_in):
 
 def test_rerun_from_the_execution_page(logged_in):
     runbook = make_runbook(slug="again")
-    first = services.request_run(runbook, {}, None, trail.SYSTEM)
+    first = runs.request_run(runbook, {}, None, trail.SYSTEM)
     Execution.objects.filter(pk=first.pk).update(status="failed")
     page = logged_in.get(f"/executions/{first.pk}/").content.decode()
     assert "Run again" in page
@@ -248,7 +248,7 @@ def test_rerun_from_the_execution_page(logged_in):
 
 def test_missing_secrets_are_flagged_on_the_runbook_page(logged_in):
     runbook = make_runbook(slug="s")
-    services.save_runbook(runbook, {"secrets": ["API_TOKEN"]}, trail.SYSTEM)
+    versions.save_runbook(runbook, {"secrets": ["API_TOKEN"]}, trail.SYSTEM)
     html = logged_in.get("/runbooks/s/").content.decode()
     assert "Runs will fail until these secrets exist" in html and "API_TOKEN" in html
 

@@ -62,7 +62,7 @@ MATCH_EXAMPLE = (
 class BindingForm(forms.Form):
     """Create or edit a binding. The rules are events/validation.py's, the
     API's too, so the page and the API accept exactly the same bindings;
-    `fields` is what the save writes (services.save_binding)."""
+    `fields` is what the save writes (events/bindings.save_binding)."""
 
     name = forms.CharField(max_length=100)
     source = forms.ChoiceField(required=False, help_text="Only events of this source, or of any source.")

@@ -119,7 +119,9 @@ class RunbookForm(forms.Form):
         # runbooks/validation.py's rules, the API's too, so the form and the
         # API accept the same runbooks.
         fields = ("name", "description", "team", "tags", "kind", "script", "parameters", "timeout_seconds")
-        data = {name: cleaned[name] for name in (*fields, "queue", "secrets", "network")}
+        data = {
+            name: cleaned[name] for name in (*fields, "queue", "secrets", "network", "requires_approval", "protected")
+        }
         try:
             runbook_validation.runbook(data, self.runbook, self.user)
         except runbook_validation.Refused as exc:
@@ -128,10 +130,11 @@ class RunbookForm(forms.Form):
         return cleaned
 
     def runbook_data(self) -> dict:
-        """What services.save_runbook takes."""
-        names = ("name", "description", "team", "tags", "requires_approval", "protected")
+        """What runbooks.versions.save_runbook takes."""
+        names = ("name", "description", "team", "tags")
         data = {name: self.cleaned_data[name] for name in names}
-        data.update({name: self.cleaned_data[name] for name in RunbookVersion.CONTENT_FIELDS})
+        # The content fields this form shows; the rest keep the latest version's.
+        data.update({name: self.cleaned_data[name] for name in RunbookVersion.CONTENT_FIELDS if name in self.fields})
         return data
 
 

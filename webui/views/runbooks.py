@@ -1,5 +1,6 @@
 """Runbooks: the list, authoring in the browser (new, edit, upload), a
-runbook's page with its Run form, its versions, review, restore and diff."""
+runbook's page with its Run form, its versions, review, restore and diff;
+every change through runbooks.versions and runbooks.runs, as the API's."""
 
 import json
 
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts import roles
 from accounts.authentication import actor_of
 from runbooks import parameters as params
-from runbooks import review, secret_store, services
+from runbooks import review, runs, secret_store, versions
 from runbooks.filters import RunbookFilter
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion, Secret
 from webui import diff, pagination, refusals
@@ -86,7 +87,7 @@ def runbook_new(request):
         runbook = Runbook()
         message = form.cleaned_data["message"] or "Created"
         try:
-            services.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
+            versions.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
         except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
             form.add_error("secrets", exc.messages)
         else:
@@ -121,7 +122,7 @@ def runbook_edit(request, slug):
             form.fields["requires_approval"].help_text = "Only an admin can switch approval off on a protected runbook."
     if request.method == "POST" and form.is_valid():
         try:
-            version = services.save_runbook(
+            version = versions.save_runbook(
                 runbook,
                 form.runbook_data(),
                 actor_of(request),
@@ -147,7 +148,7 @@ def runbook_detail(request, slug):
     form = ParametersForm(version.parameters, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            execution = services.request_run(runbook, form.parameters, request.user, actor_of(request), request=request)
+            execution = runs.request_run(runbook, form.parameters, request.user, actor_of(request), request=request)
         except params.ParameterError as exc:  # the form validated the same way; kept for safety
             form.add_error(None, str(exc))
         else:
@@ -233,7 +234,7 @@ def version_restore(request, slug, number):
     old = _version(runbook, number)
     latest = runbook.pending_version or runbook.current_version
     try:
-        version = services.restore_version(runbook, old, actor_of(request), author=request.user)
+        version = versions.restore_version(runbook, old, actor_of(request), author=request.user)
     except secret_store.SecretScopeError as exc:
         messages.error(request, f"Version {old.number} was not restored: {exc}.")
         return redirect("runbook_version", slug=runbook.slug, number=old.number)

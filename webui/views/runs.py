@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.authentication import actor_of
-from runbooks import approvals, services
+from runbooks import approvals, runs
 from runbooks.filters import ExecutionFilter
 from runbooks.logs import log_page
 from runbooks.models import Execution
@@ -54,7 +54,7 @@ def _run_state(execution) -> dict:
     start (the rule the rerun API applies), and the words for a run that
     never started instead of an empty log."""
     return {
-        "rerun_refusal": services.rerun_refusal(execution) if execution.is_finished else "",
+        "rerun_refusal": runs.rerun_refusal(execution) if execution.is_finished else "",
         "not_started": NOT_STARTED.get(execution.status, "") if execution.started_at is None else "",
     }
 
@@ -119,7 +119,7 @@ def execution_log_download(request, pk):
 @require_POST
 def execution_cancel(request, pk):
     execution = _get_execution(pk)
-    if services.cancel(execution, actor_of(request), request=request):
+    if runs.cancel(execution, actor_of(request), request=request):
         messages.success(request, "Cancel requested.")
     else:
         messages.info(request, f"This run had already ended ({execution.status}).")
@@ -157,8 +157,8 @@ def execution_rerun(request, pk):
     except (Execution.DoesNotExist, ValueError):
         raise Http404("No such execution.") from None
     try:
-        execution = services.rerun(original, request.user, actor_of(request), request=request)
-    except services.RerunRefused as exc:
+        execution = runs.rerun(original, request.user, actor_of(request), request=request)
+    except runs.RerunRefused as exc:
         messages.error(request, f"{exc}.")
         return redirect("execution_detail", pk=original.pk)
     return redirect("execution_detail", pk=execution.pk)
