@@ -13,6 +13,7 @@ from rest_framework import pagination, routers, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.relations import MANY_RELATION_KWARGS
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core import errors
@@ -33,7 +34,7 @@ class CursorPagination(pagination.CursorPagination):
     default page (DRF ignores a bad page_size) nor a 404 or a 500 (a cursor
     is base64 a client can edit, and its position reaches the query)."""
 
-    ordering = "-created_at"
+    ordering = ("-created_at", "-pk")  # -pk: one order among rows of one time
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
@@ -46,6 +47,21 @@ class CursorPagination(pagination.CursorPagination):
         if len(values) > 1 or not (wanted.isascii() and wanted.isdigit()) or not 1 <= int(wanted) <= self.max_page_size:
             raise ValidationError({self.page_size_query_param: [f"a whole number from 1 to {self.max_page_size}"]})
         return int(wanted)
+
+    def get_previous_link(self):
+        """Going back from a page reached forward at an offset is that same
+        query at the offset one page smaller. DRF instead turns around at the
+        page's last position, which, when every row of the page shares one
+        time (a burst of alerts), is a filter past all of them: an empty page
+        (tests/lists/test_tied_timestamps.py). The `-pk` in the ordering keeps
+        tied rows in one order from query to query, so offsets mean the same."""
+        cursor = getattr(self, "cursor", None)
+        if self.has_previous and cursor and not cursor.reverse and cursor.offset >= self.page_size:
+            back = pagination.Cursor(offset=cursor.offset - self.page_size, reverse=False, position=cursor.position)
+            if back.offset == 0 and back.position is None:
+                return remove_query_param(self.base_url, self.cursor_query_param)
+            return self.encode_cursor(back)
+        return super().get_previous_link()
 
     def paginate_queryset(self, queryset, request, view=None):
         self._model = queryset.model  # decode_cursor checks the position against the ordering's field

@@ -367,7 +367,7 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class EventPagination(CursorPagination):
-    ordering = "-received_at"
+    ordering = ("-received_at", "-pk")  # -pk: one order among rows of one time
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):

@@ -72,7 +72,7 @@ class OverrideSerializer(serializers.Serializer):
 
 
 class CheckPagination(CursorPagination):
-    ordering = "-created_at"
+    ordering = ("-created_at", "-pk")  # -pk: one order among rows of one time
 
 
 WAIT = OpenApiParameter(
