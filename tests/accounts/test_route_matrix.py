@@ -72,7 +72,10 @@ def routes() -> dict[tuple[str, str], str]:
         actions = getattr(pattern.callback, "actions", None)
         if actions:  # a DRF viewset's route: exactly the methods it maps
             for method in actions:
-                found[(pattern.name, method)] = "api"
+                # DRF adds HEAD to a GET route's mapping at its first request:
+                # it is that GET, its row is the GET's.
+                if method != "head":
+                    found[(pattern.name, method)] = "api"
         else:
             for method in PAGE_METHODS:
                 found[(pattern.name, method)] = "page"
