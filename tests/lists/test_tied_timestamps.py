@@ -22,7 +22,7 @@ from tests.factories import make_runbook, make_source, make_user
 
 pytestmark = pytest.mark.django_db
 
-N = 23  # not a multiple of any page size below: the last page is partial
+N = 13  # not a multiple of any page size below: the last page is partial
 SIZES = (1, 7)
 
 
@@ -121,7 +121,7 @@ def test_the_api_pages_back_over_a_tie_too(tied, path):
         body = api.get(url).json()
         pages.append((body, [row["id"] for row in body["results"]]))
         url = body["next"]
-    assert len(pages) == 5
+    assert len(pages) == -(-N // 5) >= 3
     for (_, expected), (later, _) in itertools.pairwise(pages):
         back = api.get(later["previous"])
         assert back.status_code == 200
