@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from core.workers import worker_command
 from tests.factories import api_token, make_user
@@ -136,6 +137,8 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     process = WorkerProcess(
         tmp_path_factory.mktemp("worker"), [settings.CELERY_TASK_DEFAULT_QUEUE], f"test-{uuid.uuid4().hex[:8]}"
     )
+    process.proc.log_path = process.log_path  # for handled(): what the worker says it did
+    process.proc.node_name = process.name  # for swept(): its heartbeat row
     yield process.proc
     # The tests are over: nothing is left to finish, and the whole group must
     # be gone (with its database sessions) before the test database is dropped.
@@ -228,6 +231,32 @@ def web(tmp_path):
     for proc in started:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def handled(worker, result, timeout=15.0) -> None:
+    """Wait until the worker says it finished the task message `result`
+    (an AsyncResult) was: Celery's own "Task name[id] succeeded" log line.
+    After it, whatever the message was going to do has been done, so a test
+    may assert that it did nothing, with no fixed sleep a slow worker
+    outlasts."""
+    line = f"[{result.id}] succeeded in "
+    what = f"the worker to handle task {result.id}"
+    wait_for(lambda: line in worker.log_path.read_text(), timeout=timeout, what=what)
+
+
+def swept(worker, timeout=15.0) -> None:
+    """Wait until a whole sweep of the worker's agent ran after this call:
+    the agent beats, then sweeps, then waits; the second beat after now
+    comes after a sweep that began after now ended."""
+    from runbooks.models import Worker
+
+    def beat_after(moment):
+        row = Worker.objects.filter(name=worker.node_name, last_seen_at__gt=moment).first()
+        return row and row.last_seen_at
+
+    now = timezone.now()
+    first = wait_for(lambda: beat_after(now), timeout=timeout, what="the worker's next heartbeat")
+    wait_for(lambda: beat_after(first), timeout=timeout, what="the heartbeat after a whole sweep")
 
 
 def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):

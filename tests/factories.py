@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from accounts import roles
 from accounts.models import ApiToken
 from audit import trail
+from events import services as events_services
 from events.models import Binding, Source
 from runbooks import versions
 from runbooks.models import Runbook
@@ -44,20 +45,25 @@ def make_runbook(
 
 
 def make_source(slug="am", kind="alertmanager", **fields) -> tuple[Source, str]:
-    source = Source(slug=slug, name=slug.title(), kind=kind, **fields)
-    token = source.rotate_token()
-    source.save()
-    return source, token
+    """A source through events.services.create_source: its rules, its token, its audit entry."""
+    return events_services.create_source(
+        {"slug": slug, "name": fields.pop("name", slug.title()), "kind": kind, **fields}, trail.SYSTEM
+    )
 
 
 def make_binding(runbook, source=None, match=None, parameters=None, **fields) -> Binding:
-    return Binding.objects.create(
-        name=fields.pop("name", "binding"),
-        runbook=runbook,
-        source=source,
-        match=match if match is not None else [],
-        parameters=parameters or {},
-        **fields,
+    """A binding through events.services.save_binding, audited as the pages and the API save one."""
+    return events_services.save_binding(
+        None,
+        {
+            "name": fields.pop("name", "binding"),
+            "runbook": runbook,
+            "source": source,
+            "match": match if match is not None else [],
+            "parameters": parameters or {},
+            **fields,
+        },
+        trail.SYSTEM,
     )
 
 

@@ -1,7 +1,12 @@
 """A source's rate_limit_per_minute: fixed one-minute windows, counted in
 the shared cache, only for requests that authenticated."""
 
+import os
+
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
 
 from audit.models import AuditEntry
 from events import limits
@@ -69,3 +74,36 @@ def test_each_source_has_its_own_budget(client, clock):
 def test_zero_means_no_limit(client, clock):
     _, token = make_source("gen", "generic", rate_limit_per_minute=0)
     assert {post(client, "gen", ALERT, token).status_code for _ in range(5)} == {202}
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7])
+def test_exactly_the_limit_goes_through_and_the_next_is_refused(client, clock, limit):
+    """N allowed, N+1 refused, in whichever cache this run uses (CI runs this
+    file on Redis and again on the database cache)."""
+    _, token = make_source("gen", "generic", rate_limit_per_minute=limit)
+    statuses = [post(client, "gen", {"name": f"A{i}"}, token).status_code for i in range(limit + 2)]
+    assert statuses == [202] * limit + [429, 429]
+    assert Event.objects.count() == limit
+    clock["t"] += 40  # the next window: the same N again
+    statuses = [post(client, "gen", {"name": f"B{i}"}, token).status_code for i in range(limit + 1)]
+    assert statuses == [202] * limit + [429]
+
+
+def test_the_counter_lives_where_cache_url_says(client, clock):
+    """The limits above were counted in the cache CACHE_URL names: with a
+    redis:// URL the window's counter is a Redis key holding the number of
+    requests; without one, the database cache's entry."""
+    source, token = make_source("gen", "generic", rate_limit_per_minute=3)
+    for i in range(2):
+        assert post(client, "gen", {"name": f"A{i}"}, token).status_code == 202
+    name = f"steward:rate:{source.pk}:{int(clock['t'] // limits.WINDOW)}"
+    backend = caches["default"]
+    if os.environ.get("CACHE_URL", "").startswith("redis://"):
+        assert isinstance(backend, RedisCache)
+        key = backend.make_and_validate_key(name)
+        redis = backend._cache.get_client(key)
+        assert int(redis.get(key)) == 2
+        assert 0 < redis.ttl(key) <= 2 * limits.WINDOW
+    else:
+        assert isinstance(backend, DatabaseCache)
+        assert backend.get(name) == 2

@@ -1,7 +1,6 @@
 """Approvals on the real worker: a run approved by a second responder
 runs; one whose approval expired never does, even when its message arrives."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -10,6 +9,7 @@ from django.utils import timezone
 from ops import sweep
 from runbooks.models import Execution, LogLine
 from runbooks.tasks import run_execution
+from tests.conftest import handled, swept
 from tests.factories import make_runbook, make_user
 from tests.integration.test_sandbox import final, lines
 
@@ -23,7 +23,7 @@ def test_a_run_approved_by_another_responder_runs_on_the_worker(api_as, worker):
     execution_id = alice.post("/api/v1/runbooks/guarded-fix/run/", data="{}", content_type="application/json").json()[
         "execution"
     ]
-    time.sleep(1.5)  # the worker's sweep runs every second: it must leave the request alone
+    swept(worker)  # a whole sweep of the worker's passed: it must leave the request alone
     assert Execution.objects.get(pk=execution_id).status == "awaiting_approval"
     approve = f"/api/v1/executions/{execution_id}/approve/"
     assert alice.post(approve, data="{}", content_type="application/json").status_code == 403
@@ -44,8 +44,7 @@ def test_an_expired_approval_never_runs_even_when_its_message_arrives(worker):
     sweep.sweep()
     execution.refresh_from_db()
     assert execution.status == "rejected" and execution.decision_reason == "approval expired"
-    run_execution.apply_async((str(execution.pk),), queue="steward")
-    time.sleep(1.5)
+    handled(worker, run_execution.apply_async((str(execution.pk),), queue="steward"))
     execution.refresh_from_db()
     assert execution.status == "rejected" and execution.started_at is None
     assert not LogLine.objects.filter(execution=execution).exists()

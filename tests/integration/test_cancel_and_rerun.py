@@ -9,7 +9,7 @@ import pytest
 
 from runbooks.models import Execution, LogLine
 from runbooks.tasks import run_execution
-from tests.conftest import wait_for
+from tests.conftest import handled, wait_for
 from tests.factories import HOST_SCHEMA, make_runbook
 from tests.processes import final, processes_of
 
@@ -36,8 +36,8 @@ def test_a_cancelled_queued_run_never_starts(api, worker):
     runbook = make_runbook(slug="never", script="print('ran')")
     execution = Execution.objects.create(runbook=runbook, version=runbook.current_version)  # queued, not sent yet
     assert api.post(f"/api/v1/executions/{execution.pk}/cancel/").status_code == 202
-    run_execution.apply_async((str(execution.pk),), queue="steward")  # the message arrives anyway
-    time.sleep(1.5)
+    message = run_execution.apply_async((str(execution.pk),), queue="steward")  # the message arrives anyway
+    handled(worker, message)
     execution.refresh_from_db()
     assert execution.status == "cancelled" and execution.started_at is None
     assert not LogLine.objects.filter(execution=execution).exists()

@@ -177,6 +177,10 @@ def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedd
     asked = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=12)
-    assert time.monotonic() - asked < 10
-    time.sleep(0.2)
-    assert [pid for pid in started if alive(pid)] == []
+    # Every process it started is gone within the 10 seconds, not merely
+    # quiet a moment after the supervisor exits.
+    wait_for(
+        lambda: not [pid for pid in started if alive(pid)],
+        timeout=max(0.1, 10 - (time.monotonic() - asked)),
+        what="every process it started to end",
+    )

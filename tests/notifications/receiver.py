@@ -18,7 +18,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, statuses=(), host="127.0.0.1"):
+    def __init__(self, statuses=(), host="127.0.0.1", port=0):
         self.statuses = list(statuses)  # answered in order; 200 once they run out
         self.requests: list[Received] = []
         self.connections = 0
@@ -48,7 +48,7 @@ class Receiver:
                 receiver.connections += 1
                 return True
 
-        self.server = Server((host, 0), Handler)
+        self.server = Server((host, port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

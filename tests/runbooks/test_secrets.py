@@ -100,9 +100,7 @@ def test_several_keys_the_first_encrypts_and_rotation_moves_to_it():
     runbook = make_runbook(slug="uses-db")
     with override_settings(STEWARD_ENCRYPTION_KEY=old):
         secret_store.create("DB_PASSWORD", VALUE, "", trail.SYSTEM, allowed_runbooks=[runbook])
-        source, _ = make_source("pd", "pagerduty")
-        source.signing_secret = "pagerduty-signing-secret-1234"
-        source.save()
+        source, _ = make_source("pd", "pagerduty", signing_secret="pagerduty-signing-secret-1234")
     with override_settings(STEWARD_ENCRYPTION_KEY=f"{new},{old}"):
         assert secret_store.values_for(["DB_PASSWORD"], runbook) == {"DB_PASSWORD": VALUE}
         out = io.StringIO()

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from events.models import Binding, Source
+from runbooks.models import Schedule
 from tests.factories import make_binding, make_runbook, make_source
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +107,7 @@ def test_a_taken_source_name_is_explained_on_the_form(logged_in):
     ],
 )
 def test_each_kind_has_its_own_snippet(logged_in, kind, expected):
-    make_source("s", kind)
+    make_source("s", kind, **({"signing_secret": "s" * 32} if kind == "pagerduty" else {}))
     assert expected in logged_in.get("/sources/s/").content.decode()
 
 
@@ -142,7 +143,19 @@ def test_a_tripped_binding_shows_it_and_a_person_resets_it(logged_in):
 
 
 def test_schedules_page_lists_them(logged_in):
-    assert logged_in.get("/schedules/").status_code == 200
+    runbook = make_runbook(name="Nightly cleanup", slug="cleanup")
+    Schedule.objects.create(name="every night", runbook=runbook, cron="0 3 * * *", time_zone="Europe/Berlin")
+    Schedule.objects.create(name="paused one", runbook=runbook, cron="*/5 * * * *", enabled=False)
+    response = logged_in.get("/schedules/")
+    html = response.content.decode()
+    assert response.status_code == 200 and "No schedules yet." not in html
+    assert "every night" in html and "<code>0 3 * * *</code> <small>Europe/Berlin</small>" in html
+    assert "paused one <small>(disabled)</small>" in html
+    assert html.count('<a href="/runbooks/cleanup/">Nightly cleanup</a>') == 2
+
+
+def test_an_empty_schedules_page_says_so(logged_in):
+    assert "No schedules yet." in logged_in.get("/schedules/").content.decode()
 
 
 def test_the_backtest_page_shows_what_a_binding_would_have_run(logged_in):
@@ -154,4 +167,6 @@ def test_the_backtest_page_shows_what_a_binding_would_have_run(logged_in):
         hook(Client(), "gen", token)
     html = logged_in.get(f"/bindings/{binding.pk}/backtest/?days=2").content.decode()
     assert "started\n  <strong>3</strong> runs" in html or "<strong>3</strong> runs" in html
-    assert logged_in.get(f"/bindings/{binding.pk}/backtest/?days=nope").status_code == 200
+    # A days value that is not a number falls back to the default week, shown as such.
+    fallback = logged_in.get(f"/bindings/{binding.pk}/backtest/?days=nope")
+    assert fallback.status_code == 200 and "Over the last 7 days" in fallback.content.decode()
