@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from accounts import roles
 from accounts.models import ApiToken
 from audit import trail
-from events import services as events_services
+from events import bindings, webhooks
 from events.models import Binding, Source
 from runbooks import versions
 from runbooks.models import Runbook
@@ -45,15 +45,15 @@ def make_runbook(
 
 
 def make_source(slug="am", kind="alertmanager", **fields) -> tuple[Source, str]:
-    """A source through events.services.create_source: its rules, its token, its audit entry."""
-    return events_services.create_source(
+    """A source through events.webhooks.create_source: its rules, its token, its audit entry."""
+    return webhooks.create_source(
         {"slug": slug, "name": fields.pop("name", slug.title()), "kind": kind, **fields}, trail.SYSTEM
     )
 
 
 def make_binding(runbook, source=None, match=None, parameters=None, **fields) -> Binding:
-    """A binding through events.services.save_binding, audited as the pages and the API save one."""
-    return events_services.save_binding(
+    """A binding through events.bindings.save_binding, audited as the pages and the API save one."""
+    return bindings.save_binding(
         None,
         {
             "name": fields.pop("name", "binding"),

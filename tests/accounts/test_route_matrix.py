@@ -24,7 +24,7 @@ from audit.models import AuditEntry
 from events.models import Event
 from gates.models import Check, Gate
 from notifications.models import Channel, Delivery, Subscription
-from runbooks import services
+from runbooks import versions
 from runbooks.models import Execution, Schedule, Secret
 from tests.factories import api_token, make_binding, make_runbook, make_source, make_user
 
@@ -97,9 +97,9 @@ def world():
     awaiting = Execution.objects.create(runbook=runbook, version=version, status="awaiting_approval", binding=binding)
     secret = Secret.objects.create(name="PAGER_TOKEN", ciphertext="x")
     writer = make_user("author", username="writer")
-    protected = make_runbook(name="Guarded", slug="guarded")
-    services.save_runbook(protected, {"protected": True}, trail.SYSTEM)
-    services.save_runbook(protected, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
+    # Protected from its first version, so v2 by another author waits for review.
+    protected = make_runbook(name="Guarded", slug="guarded", protected=True)
+    versions.save_runbook(protected, {"script": "print('v2')"}, trail.SYSTEM, author=writer)
     others_token = ApiToken.issue(writer, "writer's")[0]
     gate = Gate.objects.create(name="prod")
     gate.runbooks.add(runbook)
@@ -189,9 +189,12 @@ def statuses(w, name, method, body=None) -> dict:
 # role below is one. tests/accounts/test_role_matrix.py sends real bodies.
 EXPECTED = {
     # --- the API (DRF viewsets: only the methods each route maps) ---
+    ("audit-checkpoints", "get"): ("viewer", 200),
+    ("audit-consistency", "get"): ("viewer", 400),  # no sizes given: a 400 naming them
     ("audit-detail", "get"): ("viewer", 200),
     ("audit-export", "get"): ("viewer", 200),
     ("audit-list", "get"): ("viewer", 200),
+    ("audit-proof", "get"): ("viewer", 200),  # no size: the whole tree
     ("audit-verify", "post"): ("admin", 200),
     ("binding-backtest", "post"): ("viewer", 200),
     ("binding-detail", "delete"): ("author", 204),

@@ -6,9 +6,9 @@ import pytest
 
 from audit import trail
 from audit.models import AuditEntry
-from events import services as events_services
+from events import bindings, webhooks
 from events.models import Binding, Source
-from runbooks import services
+from runbooks import versions
 from runbooks.models import Runbook
 from tests.factories import make_runbook
 
@@ -30,7 +30,7 @@ def trail_down(monkeypatch):
 
 def test_a_runbook_whose_entry_fails_is_not_saved(trail_down):
     with pytest.raises(TrailDown):
-        services.save_runbook(Runbook(name="Half made", slug="half"), {"kind": "shell", "script": "true"}, trail.SYSTEM)
+        versions.save_runbook(Runbook(name="Half made", slug="half"), {"kind": "shell", "script": "true"}, trail.SYSTEM)
     assert not Runbook.objects.filter(slug="half").exists()
 
 
@@ -39,7 +39,7 @@ def test_an_edit_whose_entry_fails_leaves_the_old_version(monkeypatch):
     entries = AuditEntry.objects.count()
     monkeypatch.setattr(trail, "record_many", refuse)
     with pytest.raises(TrailDown):
-        services.save_runbook(runbook, {"script": "print('v2')"}, trail.SYSTEM)
+        versions.save_runbook(runbook, {"script": "print('v2')"}, trail.SYSTEM)
     fresh = Runbook.objects.get(slug="kept")
     assert fresh.current_version.number == 1 and fresh.current_version.script == "print('v1')"
     assert fresh.versions.count() == 1 and AuditEntry.objects.count() == entries
@@ -47,9 +47,9 @@ def test_an_edit_whose_entry_fails_leaves_the_old_version(monkeypatch):
 
 def test_a_source_and_a_binding_whose_entries_fail_are_not_saved(trail_down):
     with pytest.raises(TrailDown):
-        events_services.create_source({"name": "Graf", "kind": "grafana"}, trail.SYSTEM)
+        webhooks.create_source({"name": "Graf", "kind": "grafana"}, trail.SYSTEM)
     assert not Source.objects.exists()
     runbook = Runbook.objects.create(name="bare", slug="bare")
     with pytest.raises(TrailDown):
-        events_services.save_binding(None, {"name": "b", "runbook": runbook, "match": []}, trail.SYSTEM)
+        bindings.save_binding(None, {"name": "b", "runbook": runbook, "match": []}, trail.SYSTEM)
     assert not Binding.objects.exists()
