@@ -169,9 +169,24 @@ def test_make_run_then_the_printed_curl_gives_a_succeeded_run_with_output(embedd
     detail = json.loads(urllib.request.urlopen(request, timeout=5).read())
     assert detail["status"] == "succeeded" and detail["result"]["host"] == "web-01"
 
+    # The trail is signed as in production: a checkpoint from make run's own
+    # key, shown on the Audit page and verified against the database.
+    var_dir = Path(env["STEWARD_VAR_DIR"])
+    wait_for(lambda: list((var_dir / "checkpoints").iterdir()), timeout=30, what="a signed checkpoint")
+    assert "Latest signed checkpoint" in opener.open(f"{base_url}/audit/").read().decode()
+    checked = ["--checkpoints", str(var_dir / "checkpoints"), "--public-key", str(var_dir / "audit-signing.pub")]
+    verified = subprocess.run(
+        [sys.executable, "manage.py", "audit_verify", *checked],
+        cwd=settings.BASE_DIR,
+        env={k: v for k, v in env.items() if k != "DEBUG"},
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
     # Ctrl-C stops every process it started within 10 seconds.
     started = processes_with(f"STEWARD_VAR_DIR={env['STEWARD_VAR_DIR']}", supervisor=proc.pid)
-    assert len(started) >= 4  # supervisor, gunicorn and its worker, celery worker (and its pool)
+    assert len(started) >= 5  # supervisor, gunicorn and its worker, celery worker (and its pool), checkpointer
     # No Celery beat: the worker's agent thread does the periodic work.
     assert not [pid for pid in started if b"beat" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
     asked = time.monotonic()

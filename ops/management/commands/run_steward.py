@@ -1,9 +1,11 @@
-"""`make run`: migrate, seed the demo, then run web and worker until Ctrl-C
-or SIGTERM, and stop all of them (runbooks included) within 10 s. No Celery
-beat: the worker's agent thread fires schedules and runs the sweeps
-(ops/worker_agent.py); beat had no schedule to carry."""
+"""`make run`: migrate, seed the demo, then run web, worker and the audit
+checkpointer until Ctrl-C or SIGTERM, and stop all of them (runbooks
+included) within 10 s. No Celery beat: the worker's agent thread fires
+schedules and runs the sweeps (ops/worker_agent.py); beat had no schedule
+to carry."""
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -12,10 +14,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
@@ -47,6 +50,7 @@ class Command(BaseCommand):
         self.children: list[subprocess.Popen] = []
         self.spawned_at = timezone.now()
         self.sandbox_env = self.choose_sandbox()
+        self.audit_env = self.audit_checkpoints()
         self.start(port)
         self.announce(base_url, password, token)
         self.wait(lambda: self.ready(base_url), lambda: self.announce_ready(base_url, password, token))
@@ -69,12 +73,39 @@ class Command(BaseCommand):
             ],
             "worker": worker_command(python, queues, f"steward@{HOST}", "--concurrency", "2", "--loglevel", "INFO"),
         }
-        for _name, command in commands.items():
+        # Where the checkpoints are, for the Audit page; the signing key's
+        # path only for the checkpointer, never for a worker.
+        shown = {k: v for k, v in self.audit_env.items() if k == "STEWARD_AUDIT_CHECKPOINT_DIR"}
+        envs = {"web": shown, "worker": {}}
+        if self.audit_env:
+            commands["checkpointer"] = [python, "manage.py", "audit_checkpoint", "--every"]
+            envs["checkpointer"] = self.audit_env
+        for name, command in commands.items():
             # Own process groups: the terminal's Ctrl-C reaches only us, and
             # we stop the children in order. Every process gets the sandbox
             # choice, so the web pages show the banner when it is `process`.
-            env = {**os.environ, **self.sandbox_env}
+            env = {**os.environ, **self.sandbox_env, **envs[name]}
             self.children.append(subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True, env=env))
+
+    def audit_checkpoints(self) -> dict:
+        """Sign the trail as production does: a key of this checkout's own,
+        made once under var/, and the folder the checkpointer writes (both
+        hidden from runbooks with the rest of var/). A signing key set in the
+        environment is production's choice: kept, and its checkpointer is
+        run by the deployment (README, Production)."""
+        if settings.STEWARD_AUDIT_SIGNING_KEY_FILE:
+            return {}
+        key, public = settings.VAR_DIR / "audit-signing.key", settings.VAR_DIR / "audit-signing.pub"
+        if not key.exists():
+            try:
+                call_command("audit_keygen", str(key), str(public), stdout=io.StringIO())
+            except CommandError as exc:
+                self.stderr.write(f"Audit checkpoints: off, no signing key could be made: {exc}")
+                return {}
+        folder = Path(settings.STEWARD_AUDIT_CHECKPOINT_DIR or settings.VAR_DIR / "checkpoints")
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.stdout.write(f"Audit checkpoints: signed into {folder} (verify with the key {public})")
+        return {"STEWARD_AUDIT_SIGNING_KEY_FILE": str(key), "STEWARD_AUDIT_CHECKPOINT_DIR": str(folder)}
 
     def choose_sandbox(self) -> dict:
         """On a laptop: the namespace sandbox when bwrap works here (as root,
