@@ -53,60 +53,51 @@ class Module:
 MODULES: dict[str, Module] = {
     "matching": Module(
         ("events/matching.py",),
-        ("tests/events/test_matching.py", "tests/events/test_binding_tester.py", "tests/mutation_targets/test_matching.py"),
+        ("tests/events/test_matching.py", "tests/events/test_binding_tester.py"),
     ),
     "dedup": Module(
         ("events/dedup.py",),
-        ("tests/events/test_occurrences.py", "tests/events/test_webhook.py", "tests/mutation_targets/test_dedup.py"),
+        ("tests/events/test_occurrences.py", "tests/events/test_webhook.py"),
     ),
     "breaker": Module(
         ("events/breaker.py",),
-        ("tests/events/test_binding_policies.py", "tests/mutation_targets/test_breaker.py"),
+        ("tests/events/test_binding_policies.py",),
     ),
     "masking": Module(
         ("runbooks/runners/masking.py",),
-        ("tests/runbooks/test_masking.py", "tests/mutation_targets/test_masking.py"),
+        ("tests/runbooks/test_masking.py",),
     ),
     "runner": Module(
         ("runbooks/runners/process.py", "runbooks/runners/python.py", "runbooks/runners/shell.py"),
-        ("tests/runbooks/test_runner.py", "tests/runbooks/test_containment.py", "tests/mutation_targets/test_runner.py"),
+        ("tests/runbooks/test_runner.py", "tests/runbooks/test_containment.py"),
     ),
     "audit": Module(
         ("audit/trail.py",),
-        ("tests/audit/test_trail.py", "tests/audit/test_chain_checks.py", "tests/mutation_targets/test_trail.py"),
+        ("tests/audit/test_trail.py", "tests/audit/test_chain_checks.py"),
     ),
     "roles": Module(
         ("accounts/roles.py", "accounts/permissions.py"),
-        ("tests/accounts/test_role_matrix.py", "tests/mutation_targets/test_roles.py"),
+        ("tests/accounts/test_role_matrix.py",),
     ),
     "approvals": Module(
         ("runbooks/approvals.py",),
-        ("tests/runbooks/test_approvals.py", "tests/mutation_targets/test_approvals.py"),
+        ("tests/runbooks/test_approvals.py",),
     ),
     "gates": Module(
         ("gates/services.py",),
-        ("tests/gates/test_receivers.py", "tests/mutation_targets/test_gates.py"),
+        ("tests/gates/test_receivers.py",),
     ),
     "ssrf": Module(
         ("notifications/guard.py", "notifications/transport.py"),
-        (
-            "tests/notifications/test_guard.py",
-            "tests/notifications/test_delivery.py",
-            "tests/mutation_targets/test_guard.py",
-        ),
+        ("tests/notifications/test_guard.py", "tests/notifications/test_delivery.py"),
     ),
     "pagination": Module(
         ("webui/pagination.py",),
-        ("tests/lists/test_list_pages.py", "tests/lists/test_api_filters.py", "tests/mutation_targets/test_pagination.py"),
+        ("tests/lists/test_list_pages.py", "tests/lists/test_api_filters.py"),
     ),
     "webhook_auth": Module(
         ("events/credentials.py", "events/views.py"),
-        (
-            "tests/events/test_webhook.py",
-            "tests/events/test_source_token_grace.py",
-            "tests/events/test_rate_limit.py",
-            "tests/mutation_targets/test_webhook_auth.py",
-        ),
+        ("tests/events/test_webhook.py", "tests/events/test_source_token_grace.py", "tests/events/test_rate_limit.py"),
     ),
 }
 
@@ -137,8 +128,15 @@ def prepare_root(name: str, fresh: bool) -> Path:
     return root
 
 
+# Every module's selection includes the tests written to kill its mutants.
+# One folder for all, so adding a test file leaves the selection (and so
+# mutmut's cached results) as they were; mutmut runs, for each mutant, only
+# the tests that executed the mutated function.
+KILLERS = "tests/mutation_targets"
+
+
 def mutmut_config(module: Module) -> dict:
-    tests = [t for t in module.tests if (CHECKOUT / t).exists()]
+    tests = [t for t in module.tests if (CHECKOUT / t).exists()] + [KILLERS]
     mutated = set(module.files)
     return {
         "source_paths": list(module.files),
@@ -152,7 +150,7 @@ def mutmut_config(module: Module) -> dict:
     }
 
 
-def run_in_root(name: str) -> int:
+def run_in_root(name: str, mutants: list[str]) -> int:
     """The child process, in var/mutate/<name>/: run mutmut with this module's config."""
     # bench/ is sys.path[0] (this file ran as a script); only mutants/ may supply modules
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
@@ -171,7 +169,7 @@ def run_in_root(name: str) -> int:
     from mutmut.__main__ import cli
 
     try:
-        cli(["run", "--max-children", "1"], standalone_mode=False)
+        cli(["run", "--max-children", "1", *mutants], standalone_mode=False)
     except SystemExit as stop:
         if stop.code:
             return int(stop.code)
@@ -237,10 +235,16 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated module names: " + ", ".join(MODULES))
     parser.add_argument("--fresh", action="store_true", help="drop earlier results and mutants first")
     parser.add_argument("--report", action="store_true", help="print the last results without running")
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="test again only the last run's survivors (after adding tests); the others keep their result",
+    )
     parser.add_argument("--in-root", help=argparse.SUPPRESS)
+    parser.add_argument("--mutants", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.in_root:
-        return run_in_root(args.in_root)
+        return run_in_root(args.in_root, [m for m in args.mutants.split(",") if m])
 
     names = args.only.split(",") if args.only else list(MODULES)
     unknown = [n for n in names if n not in MODULES]
@@ -250,7 +254,13 @@ def main(argv=None) -> int:
     failed = []
     for name in names:
         root = prepare_root(name, args.fresh and not args.report)
-        if not args.report:
+        again = []
+        if args.survivors:
+            last = root / "summary.json"
+            again = [s["name"] for s in json.loads(last.read_text())["survivors"]] if last.exists() else []
+            if not again:
+                print(f"{name}: no survivors to test again")
+        if not args.report and (again or not args.survivors):
             print(f"== {name}: mutating {', '.join(MODULES[name].files)}", flush=True)
             env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
             env.setdefault("SECRET_KEY", "test-only-not-secret")
@@ -264,7 +274,7 @@ def main(argv=None) -> int:
                 code = subprocess.call(
                     # this file by its checkout path, not through the root's
                     # symlink: a traceback reading it then stays off the guard's watch
-                    ["nice", "-n", "10", sys.executable, __file__, "--in-root", name],
+                    ["nice", "-n", "10", sys.executable, __file__, "--in-root", name, "--mutants", ",".join(again)],
                     cwd=root,
                     env=env,
                     stdout=out,
