@@ -118,3 +118,15 @@ def test_a_result_is_masked_in_lists_keys_and_numbers():
     assert masker.json(12.5) == 12.5
     assert masker.json(True) is True
     assert masker.json(None) is None
+
+
+def test_a_secret_that_starts_another_is_masked_whole():
+    assert Masker(["abc", "abcdef"]).text("x abcdef y") == f"x {MASK} y"
+
+
+def test_two_copies_hidden_in_two_ways_in_one_line_are_both_masked():
+    # one split by a colour reset (read once escapes are removed), one partly
+    # JSON-escaped (read once that reading is decoded too)
+    printed = f"a s3cr3t-{RESET}Tok/en+wörd b \\u0073{SECRET[1:]}"
+    masked = Masker([SECRET]).text(printed)
+    assert "3cr3t" not in masked and masked.count(MASK) == 2
