@@ -114,3 +114,9 @@ def test_a_group_of_alternatives_that_all_fail_lists_each_reason():
     )
     assert matched is False
     assert reason == "none of the alternatives holds: labels.env is 'prod', not 'dev'; nope is missing"
+
+
+def test_a_stored_condition_whose_value_the_operator_cannot_take_never_matches():
+    # saved before validation refused it: no match, never an error for the alert
+    assert matching.holds({"path": "name", "op": "in", "value": 5}, DOC) is False
+    assert matching.holds({"path": "name", "op": "glob", "value": 5}, DOC) is False
