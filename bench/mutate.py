@@ -257,7 +257,9 @@ def main(argv=None) -> int:
         again = []
         if args.survivors:
             last = root / "summary.json"
-            again = [s["name"] for s in json.loads(last.read_text())["survivors"]] if last.exists() else []
+            known = equivalents()  # judged already: testing them again tells nothing new
+            survivors = json.loads(last.read_text())["survivors"] if last.exists() else []
+            again = [s["name"] for s in survivors if s["name"] not in known]
             if not again:
                 print(f"{name}: no survivors to test again")
         if not args.report and (again or not args.survivors):
