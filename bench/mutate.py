@@ -150,8 +150,9 @@ def mutmut_config(module: Module) -> dict:
     }
 
 
-def run_in_root(name: str, mutants: list[str]) -> int:
-    """The child process, in var/mutate/<name>/: run mutmut with this module's config."""
+def run_in_root(name: str, mutants: list[str], collect_only: bool = False) -> int:
+    """The child process, in var/mutate/<name>/: run mutmut with this module's
+    config (or, `collect_only`, only read what the last run stored, finished or not)."""
     # bench/ is sys.path[0] (this file ran as a script); only mutants/ may supply modules
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
     from mutmut import configuration
@@ -168,11 +169,12 @@ def run_in_root(name: str, mutants: list[str]) -> int:
 
     from mutmut.__main__ import cli
 
-    try:
-        cli(["run", "--max-children", "1", *mutants], standalone_mode=False)
-    except SystemExit as stop:
-        if stop.code:
-            return int(stop.code)
+    if not collect_only:
+        try:
+            cli(["run", "--max-children", "1", *mutants], standalone_mode=False)
+        except SystemExit as stop:
+            if stop.code:
+                return int(stop.code)
     summary = collect(settings["source_paths"])
     Path("summary.json").write_text(json.dumps(summary, indent=1))
     return 0
@@ -191,7 +193,7 @@ def collect(files: list[str]) -> dict:
         for key, code in sorted(data.exit_code_by_key.items(), key=lambda kv: natural(kv[0])):
             status = status_by_exit_code[code]
             counts[status] = counts.get(status, 0) + 1
-            if status not in ("killed", "timeout", "caught by type check", "segfault"):
+            if status not in ("killed", "timeout", "caught by type check", "segfault", "not checked"):
                 diff = get_diff_for_mutant(key, path=path)
                 changed = [line for line in diff.splitlines()[2:] if line[:1] in "+-"]
                 survivors.append({"name": key, "status": status, "diff": changed})
@@ -213,7 +215,8 @@ def equivalents() -> set[str]:
 
 
 def report(name: str, summary: dict, known: set[str]) -> bool:
-    counts = summary["counts"]
+    counts = dict(summary["counts"])
+    unchecked = counts.pop("not checked", 0)  # a run stopped before them
     total = sum(counts.values())
     killed = sum(counts.get(s, 0) for s in ("killed", "timeout", "caught by type check", "segfault"))
     equivalent = [s for s in summary["survivors"] if s["name"] in known]
@@ -221,6 +224,7 @@ def report(name: str, summary: dict, known: set[str]) -> bool:
     score = killed / judged if judged else 1.0
     verdict = "PASS" if score >= TARGET else "FAIL"
     extra = f", {len(equivalent)} equivalent" if equivalent else ""
+    extra += f", {unchecked} not yet checked (run stopped)" if unchecked else ""
     print(f"{name:<13} killed {killed}/{total}{extra}  score {score:6.1%}  {verdict}")
     for s in summary["survivors"]:
         mark = " (equivalent, see docs/testing.md)" if s["name"] in known else ""
@@ -242,9 +246,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--in-root", help=argparse.SUPPRESS)
     parser.add_argument("--mutants", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--collect-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.in_root:
-        return run_in_root(args.in_root, [m for m in args.mutants.split(",") if m])
+        return run_in_root(args.in_root, [m for m in args.mutants.split(",") if m], args.collect_only)
 
     names = args.only.split(",") if args.only else list(MODULES)
     unknown = [n for n in names if n not in MODULES]
@@ -287,6 +292,10 @@ def main(argv=None) -> int:
                 print(f"{name}: mutmut failed (exit {code}); its output is in {log}")
                 failed.append(name)
                 continue
+        if args.report and (root / "mutants").exists():
+            # read mutmut's stored results afresh: a run stopped halfway has some
+            collecting = [sys.executable, __file__, "--in-root", name, "--collect-only"]
+            subprocess.call(collecting, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         summary_file = root / "summary.json"
         if not summary_file.exists():
             print(f"{name}: no results yet")
