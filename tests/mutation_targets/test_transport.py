@@ -7,7 +7,9 @@ receiver on loopback (allowed by the test settings), in a thread.
 """
 
 import base64
+import ipaddress
 import socket
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -153,3 +155,46 @@ def test_a_receiver_that_never_answers_times_out_naming_the_wait():
         error = failure(f"http://127.0.0.1:{silent.getsockname()[1]}/hook")
     assert str(error) == "no answer from 127.0.0.1 within 0.3 s"
     assert error.permanent is False
+
+
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 that no trust store knows, and its key."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def test_https_verifies_the_receivers_certificate_and_refuses_an_unknown_one(receiver, tmp_path):
+    r = receiver(200, b"should not be read")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*self_signed(tmp_path))
+    r.server.socket = context.wrap_socket(r.server.socket, server_side=True)
+    error = failure(r.url.replace("http://", "https://") + "/hook")
+    assert str(error).startswith("TLS certificate of 127.0.0.1 not accepted: ")
+    assert "self-signed" in str(error) or "self signed" in str(error)
+    assert error.permanent is False
+    assert r.got == []
