@@ -22,7 +22,7 @@ from notifications.transport import MAX_ANSWER_BYTES, USER_AGENT, SendError, pos
 class Receiver:
     """Answers every POST with `status` and `body`; keeps what it got."""
 
-    def __init__(self, status=200, body=b"ok", headers=()):
+    def __init__(self, status=200, body=b"ok", headers=(), host="127.0.0.1"):
         self.got = []
         receiver = self
 
@@ -40,10 +40,10 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"http://{host}:{self.server.server_address[1]}"
 
     def close(self):
         self.server.shutdown()
@@ -198,3 +198,11 @@ def test_https_verifies_the_receivers_certificate_and_refuses_an_unknown_one(rec
     assert "self-signed" in str(error) or "self signed" in str(error)
     assert error.permanent is False
     assert r.got == []
+
+
+def test_the_connection_goes_to_the_checked_address_and_names_the_host(receiver):
+    # a receiver on 127.0.0.2 only: a connection to any other address is refused
+    r = receiver(200, b"here", host="127.0.0.2")
+    assert post(r.url + "/pinned", b"{}", {}).body == "here"
+    _, headers, _ = r.got[0]
+    assert headers["Host"] == r.url.removeprefix("http://")
