@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run manage test lint bench clean
+.PHONY: run manage test lint bench mutate clean
 
 # A stamp per requirements file: reinstall only when the pins change.
 $(VENV)/.run-deps: requirements.txt
@@ -44,6 +44,11 @@ lint: $(VENV)/.dev-deps
 # BENCH_ARGS="--only ingest,dispatch" runs some steps.
 bench: $(VENV)/.dev-deps
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Mutation testing of the critical modules (bench/mutate.py holds the list);
+# long and not part of CI. MUTATE_ARGS="--only matching,dedup" runs some.
+mutate: $(VENV)/.dev-deps
+	$(PY) -m bench.mutate $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts

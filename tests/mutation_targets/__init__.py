@@ -1,0 +1,1 @@
+"""Tests written to kill the mutants `make mutate` found surviving (bench/mutate.py)."""
