@@ -80,20 +80,20 @@ MODULES: dict[str, Module] = {
         ("tests/accounts/test_role_matrix.py",),
     ),
     "approvals": Module(
-        ("runbooks/approvals.py",),
-        ("tests/runbooks/test_approvals.py",),
+        ("runbooks/approvals.py", "runbooks/review.py"),
+        ("tests/runbooks/test_approvals.py", "tests/runbooks/test_four_eyes.py", "tests/runbooks/test_review.py"),
     ),
     "gates": Module(
         ("gates/services.py",),
-        ("tests/gates/test_receivers.py",),
+        ("tests/gates/test_receivers.py", "tests/gates/test_verdicts.py"),
     ),
     "ssrf": Module(
         ("notifications/guard.py", "notifications/transport.py"),
         ("tests/notifications/test_guard.py", "tests/notifications/test_delivery.py"),
     ),
     "pagination": Module(
-        ("webui/pagination.py",),
-        ("tests/lists/test_list_pages.py", "tests/lists/test_api_filters.py"),
+        ("core/keyset.py", "webui/pagination.py"),
+        ("tests/lists/test_list_pages.py", "tests/lists/test_api_filters.py", "tests/lists/test_tied_timestamps.py"),
     ),
     "webhook_auth": Module(
         ("events/credentials.py", "events/views.py"),
