@@ -157,3 +157,25 @@ def test_the_page_links_keep_the_filters_and_replace_the_cursor(groups):
     assert [g.name for g in rows] == ["charlie", "delta"]
     for url in (links["next_url"], links["previous_url"]):
         assert url.startswith("?") and "q=x" in url and "page_size=2" in url and url.count("cursor=") == 1
+
+
+def test_a_list_of_exactly_one_page_offers_no_other_page_either_way(groups):
+    queryset = Group.objects.filter(name__in=NAMES)
+    whole = keyset.page(queryset, "name", None, len(NAMES))
+    assert names(whole) == NAMES and whole.next is None and whole.previous is None
+    # Back from past the last row, exactly a page's worth before it.
+    past = raw_cursor("<", "zulu", str(max(g.pk for g in groups) + 1))
+    back = keyset.page(queryset, "name", past, len(NAMES))
+    assert names(back) == NAMES and back.previous is None and back.next
+
+
+def test_the_next_link_of_a_page_reached_backwards_follows_its_last_row(groups):
+    queryset = Group.objects.filter(name__in=NAMES)
+    last = keyset.page(queryset, "name", keyset.page(queryset, "name", None, 1).next, 4)
+    assert names(last) == ["bravo", "charlie", "delta", "echo"]
+    back = keyset.page(queryset, "name", last.previous, 3)
+    assert names(back) == ["alpha"]
+    middle = keyset.page(queryset, "name", raw_cursor("<", "echo", str(groups[4].pk)), 3)
+    assert names(middle) == ["bravo", "charlie", "delta"]
+    assert names(keyset.page(queryset, "name", middle.next, 3)) == ["echo"]
+    assert names(keyset.page(queryset, "name", middle.previous, 3)) == ["alpha"]
