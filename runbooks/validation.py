@@ -269,21 +269,22 @@ def targets_spec(spec, kind: str) -> None:
         raise Refused("an ssh runbook names its targets: selector, names or from_event", "targets")
     checks = []
     if "selector" in spec:
-        value = spec["selector"]
-        checks.append(lambda: selector(value) if isinstance(value, str) else _refuse("a string", "targets.selector"))
+        wanted = spec["selector"]
+        checks.append(lambda: selector(wanted) if isinstance(wanted, str) else _refuse("a string", "targets.selector"))
     if "names" in spec:
         names = spec["names"]
-        ok = isinstance(names, list) and all(isinstance(n, str) and TARGET_NAME.match(n) for n in names)
-        checks.append(lambda: None if ok and len(names) <= 1000 else _refuse("a list of target names", "targets.names"))
+        named = isinstance(names, list) and len(names) <= 1000
+        named = named and all(isinstance(n, str) and TARGET_NAME.match(n) for n in names)
+        checks.append(lambda: None if named else _refuse("a list of target names", "targets.names"))
     if "from_event" in spec:
         checks.append(lambda: _template(spec["from_event"]))
     if "max_parallel" in spec:
-        value = spec["max_parallel"]
-        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
-        checks.append(lambda: None if ok else _refuse("a whole number from 1 to 100", "targets.max_parallel"))
+        parallel = spec["max_parallel"]
+        whole = isinstance(parallel, int) and not isinstance(parallel, bool) and 1 <= parallel <= 100
+        checks.append(lambda: None if whole else _refuse("a whole number from 1 to 100", "targets.max_parallel"))
     if "on_failure" in spec:
-        ok = spec["on_failure"] in TARGET_POLICIES
-        checks.append(lambda: None if ok else _refuse(" or ".join(TARGET_POLICIES), "targets.on_failure"))
+        known = spec["on_failure"] in TARGET_POLICIES
+        checks.append(lambda: None if known else _refuse(" or ".join(TARGET_POLICIES), "targets.on_failure"))
     collect(checks)
 
 
