@@ -29,6 +29,7 @@ ACTIONS = {
     "manage_bindings": AUTHOR,  # create, update, delete, reset a tripped breaker
     "manage_sources": AUTHOR,  # create, update, rotate tokens, send a test alert
     "manage_secrets": AUTHOR,
+    "manage_targets": AUTHOR,  # the machines ssh runbooks reach, and their pinned host keys
     "manage_schedules": AUTHOR,
     "manage_gates": AUTHOR,
     "unprotect_runbooks": ADMIN,  # switching review off is how a review would be bypassed
@@ -54,6 +55,7 @@ DESCRIPTIONS = {
     "manage_sources": "change sources",
     "delete_sources": "delete sources",
     "manage_secrets": "change secrets",
+    "manage_targets": "change targets",
     "manage_schedules": "change schedules",
     "manage_gates": "change gates",
     "unprotect_runbooks": "switch a runbook's review off",

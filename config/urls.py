@@ -11,6 +11,7 @@ from gates.api import GateViewSet
 from notifications.api import ChannelViewSet, DeliveryViewSet, SubscriptionViewSet
 from ops import observability
 from runbooks.api import ExecutionViewSet, RunbookViewSet, ScheduleViewSet, SecretViewSet
+from runbooks.target_api import TargetViewSet
 
 # Swagger UI sets style attributes, which only 'unsafe-inline' allows; on
 # this page alone, and never for scripts.
@@ -24,6 +25,7 @@ router.register("bindings", BindingViewSet, basename="binding")
 router.register("events", EventViewSet, basename="event")
 router.register("schedules", ScheduleViewSet, basename="schedule")
 router.register("secrets", SecretViewSet, basename="secret")
+router.register("targets", TargetViewSet, basename="target")
 router.register("gates", GateViewSet, basename="gate")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("channels", ChannelViewSet, basename="channel")

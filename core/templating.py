@@ -98,8 +98,21 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call(__context, __obj, *args, **kwargs)
 
 
+def host_of(value) -> str:
+    """The host of an address, its port stripped: `web-02:9100` → `web-02`,
+    `[2001:db8::1]:9100` → `2001:db8::1`, a bare IPv6 address as it is.
+    How `{{ event.labels.instance | host }}` names an alert's machine."""
+    text = str(value).strip()
+    if text.startswith("["):
+        return text[1:].split("]", 1)[0]
+    if text.count(":") == 1:
+        return text.split(":", 1)[0]
+    return text
+
+
 _env = _Sandbox(undefined=StrictUndefined, autoescape=False)
 _env.filters[_BOUNDED] = _bounded
+_env.filters["host"] = host_of
 
 
 class RenderError(ValueError):

@@ -57,6 +57,8 @@ class RunbookSerializer(serializers.Serializer):
     requires_approval = serializers.BooleanField(required=False)
     # Review: a protected runbook's new versions wait for a second author.
     protected = serializers.BooleanField(required=False)
+    # ssh runbooks: {selector, names, from_event, max_parallel, on_failure}.
+    targets = JSONObjectField(required=False)
 
     # The rules are runbooks/validation.py's (the form's and the importer's
     # too); here each field's own rule runs beside DRF's type checks.
@@ -93,6 +95,7 @@ class RunbookSerializer(serializers.Serializer):
             problems = secret_store.scope_problems(self.instance, attrs["secrets"])
             if problems:
                 raise ValidationError({"secrets": problems})
+        validation.runbook_targets(attrs, self.instance)  # a Refused answers 400 naming targets
         return attrs
 
     def to_representation(self, runbook):

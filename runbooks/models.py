@@ -96,13 +96,14 @@ class RunbookVersion(models.Model):
     class Kind(models.TextChoices):
         PYTHON = "python"
         SHELL = "shell"
+        SSH = "ssh"  # a shell script on each selected Target (runbooks/remote.py)
 
     # Before format 2 the run policy lived on the Runbook, outside review.
     CODE_FIELDS = ("kind", "script", "parameters", "timeout_seconds", "secrets", "queue", "network")
     # Everything that changes what runs, with what parameters, how often and
     # under whose eyes: a change to any of them is a new (reviewed) version.
     POLICY_FIELDS = (*Runbook.POLICY_FIELDS, "protected")
-    CONTENT_FIELDS = (*CODE_FIELDS, *POLICY_FIELDS)
+    CONTENT_FIELDS = (*CODE_FIELDS, *POLICY_FIELDS, "targets")
     # The fields each content format's sha256 covers (see migration 0011).
     FORMATS = {1: CODE_FIELDS, 2: CONTENT_FIELDS}
     FORMAT = 2
@@ -118,6 +119,7 @@ class RunbookVersion(models.Model):
         "on_concurrency_limit": Runbook.OnLimit.WAIT,
         "requires_approval": False,
         "protected": False,
+        "targets": {},
     }
 
     runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="versions")
@@ -139,6 +141,8 @@ class RunbookVersion(models.Model):
     on_concurrency_limit = models.CharField(max_length=8, choices=Runbook.OnLimit.choices, default=Runbook.OnLimit.WAIT)
     requires_approval = models.BooleanField(default=False)
     protected = models.BooleanField(default=False)
+    # `ssh` runbooks: which targets and how (runbooks/validation.py::targets_spec).
+    targets = models.JSONField(default=dict, blank=True)
     # Which fields `sha256` covers: 1 for versions saved before the policy
     # joined the content (their hash covers CODE_FIELDS only), 2 since.
     content_format = models.PositiveSmallIntegerField(default=FORMAT)
@@ -463,3 +467,27 @@ class ScheduledRun(models.Model):
 
     def __str__(self):
         return f"{self.schedule_id} at {self.slot}"
+
+
+class Target(models.Model):
+    """A machine `ssh` runbooks run on. Its host key is pinned when it is
+    added: a server presenting any other key is refused, never trusted on
+    use. The credential is the name of a Secret holding a private key, scoped
+    like every secret (the runbook must be allowed to use it)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    address = models.CharField(max_length=255)  # a host name or an IP address
+    port = models.PositiveIntegerField(default=22)
+    user = models.CharField(max_length=64)
+    labels = models.JSONField(default=dict, blank=True)  # str → str, for selectors
+    host_key = models.TextField()  # OpenSSH public key line
+    credential = models.CharField(max_length=100)  # a Secret's name
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name

@@ -10,7 +10,8 @@ from core import templating
 from core.errors import FORBIDDEN, Refused, collect, refusing
 from runbooks import parameters as params
 from runbooks import secret_store
-from runbooks.models import Network, Runbook, RunbookVersion
+from runbooks.models import Network, Runbook, RunbookVersion, Secret, Target
+from runbooks.runners import ssh as ssh_runner
 
 __all__ = ["MAX_SCRIPT", "QUEUE_NAME", "Refused", "network", "runbook"]
 
@@ -170,6 +171,7 @@ def runbook(data: dict, instance: Runbook | None = None, user=None) -> dict:
         lambda: _choice(data, "on_concurrency_limit", Runbook.OnLimit.values),
         lambda: _flag(data, "requires_approval"),
         lambda: _flag(data, "protected"),
+        lambda: runbook_targets(data, instance),
         *[lambda field=field: _whole(data, field) for field in RANGES],
     ]
     collect(checks)
@@ -202,6 +204,14 @@ def runbook(data: dict, instance: Runbook | None = None, user=None) -> dict:
     return cleaned
 
 
+def runbook_targets(data: dict, instance) -> None:
+    """A partial update keeps what the latest version has of kind and targets."""
+    latest = (instance.pending_version or instance.current_version) if instance is not None else None
+    kind = data.get("kind") or (latest.kind if latest else None)
+    spec = data.get("targets", latest.targets if latest else {})
+    targets_spec(spec or {}, kind)
+
+
 def _network(cleaned: dict, instance, user) -> None:
     if not cleaned["network"]:
         return
@@ -220,3 +230,134 @@ def _missing(field: str):
 
 def _not_object():
     raise Refused("parameters must be a JSON object", "parameters")
+
+
+# Targets (the `ssh` kind): the spec a version names them by, and a target.
+TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
+TARGET_POLICIES = ("continue", "stop_on_first_failure")
+TARGET_FIELDS = ("name", "address", "port", "user", "labels", "host_key", "credential")
+TARGET_SPEC_KEYS = {"selector", "names", "from_event", "max_parallel", "on_failure"}
+
+
+def selector(value: str, field: str = "targets.selector") -> dict[str, str]:
+    """`role=web,dc=east` → {"role": "web", "dc": "east"}: every pair must hold."""
+    pairs = {}
+    for part in value.split(","):
+        key, eq, wanted = part.strip().partition("=")
+        key, wanted = key.strip(), wanted.strip()
+        if not eq or not LABEL.match(key) or not wanted:
+            raise Refused(f"a selector is label=value pairs separated by commas, not {part.strip()!r}", field)
+        pairs[key] = wanted
+    return pairs
+
+
+def targets_spec(spec, kind: str) -> None:
+    """An `ssh` runbook names its targets by a label selector, by names, by
+    a template over the event (`{{ event.labels.instance | host }}`), or by
+    several of them (a target must then pass each)."""
+    if kind != RunbookVersion.Kind.SSH:
+        if spec:
+            raise Refused("only an ssh runbook has targets", "targets")
+        return
+    if not isinstance(spec, dict):
+        raise Refused("targets must be an object {selector, names, from_event, max_parallel, on_failure}", "targets")
+    unknown = sorted(set(spec) - TARGET_SPEC_KEYS)
+    if unknown:
+        raise Refused(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(TARGET_SPEC_KEYS))}", "targets")
+    if not any(spec.get(key) for key in ("selector", "names", "from_event")):
+        raise Refused("an ssh runbook names its targets: selector, names or from_event", "targets")
+    checks = []
+    if "selector" in spec:
+        wanted = spec["selector"]
+        checks.append(lambda: selector(wanted) if isinstance(wanted, str) else _refuse("a string", "targets.selector"))
+    if "names" in spec:
+        names = spec["names"]
+        named = isinstance(names, list) and len(names) <= 1000
+        named = named and all(isinstance(n, str) and TARGET_NAME.match(n) for n in names)
+        checks.append(lambda: None if named else _refuse("a list of target names", "targets.names"))
+    if "from_event" in spec:
+        checks.append(lambda: _template(spec["from_event"]))
+    if "max_parallel" in spec:
+        parallel = spec["max_parallel"]
+        whole = isinstance(parallel, int) and not isinstance(parallel, bool) and 1 <= parallel <= 100
+        checks.append(lambda: None if whole else _refuse("a whole number from 1 to 100", "targets.max_parallel"))
+    if "on_failure" in spec:
+        known = spec["on_failure"] in TARGET_POLICIES
+        checks.append(lambda: None if known else _refuse(" or ".join(TARGET_POLICIES), "targets.on_failure"))
+    collect(checks)
+
+
+def _template(value) -> None:
+    if not isinstance(value, str) or len(value) > 1000:
+        _refuse("a template string of at most 1000 characters", "targets.from_event")
+    try:
+        templating.check({"from_event": value})
+    except templating.RenderError as exc:
+        raise Refused(str(exc), "targets.from_event") from None
+
+
+def _refuse(what: str, field: str):
+    raise Refused(f"must be {what}", field)
+
+
+def target(data: dict, instance=None) -> dict:
+    """Check a target as a save would write it; the host key must be an
+    OpenSSH public key and the credential an existing secret's name."""
+    merged = {"port": 22, "labels": {}, **(_target_fields(instance) if instance else {}), **data}
+    checks = [
+        lambda: _text(merged, "name", 100, required=True),
+        lambda: None if TARGET_NAME.match(str(merged.get("name", ""))) else _refuse("letters, digits, . _ -", "name"),
+        lambda: _text(merged, "address", 255, required=True),
+        lambda: _text(merged, "user", 64, required=True),
+        lambda: _port(merged.get("port")),
+        lambda: _labels(merged.get("labels")),
+        lambda: _host_key(merged.get("host_key")),
+        lambda: _credential(merged.get("credential")),
+    ]
+    collect(checks)
+    taken = Target.objects.filter(name=merged["name"]).exclude(pk=getattr(instance, "pk", None)).exists()
+    if taken:
+        raise Refused("a target with this name exists", "name")
+    merged["host_key"] = merged["host_key"].strip()
+    return {name: merged[name] for name in TARGET_FIELDS}
+
+
+def _target_fields(instance) -> dict:
+    return {
+        name: getattr(instance, name)
+        for name in ("name", "address", "port", "user", "labels", "host_key", "credential")
+    }
+
+
+def _port(value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        _refuse("a port from 1 to 65535", "port")
+
+
+def _labels(value) -> None:
+    ok = isinstance(value, dict) and len(value) <= 50
+    ok = ok and all(
+        isinstance(k, str) and LABEL.match(k) and isinstance(v, str) and len(v) <= 200 for k, v in value.items()
+    )
+    if not ok:
+        _refuse("an object of label names to strings", "labels")
+
+
+def _host_key(value) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise Refused(
+            "Pin the target's host key: give it, or fetch it with POST /api/v1/targets/scan/ and confirm it.",
+            "host_key",
+        )
+    try:
+        ssh_runner.fingerprint(value.strip())
+    except Exception:
+        _refuse('an OpenSSH public key line ("ssh-ed25519 AAAA…")', "host_key")
+
+
+def _credential(value) -> None:
+    if not isinstance(value, str) or not value:
+        raise Refused("the name of the secret holding the SSH private key", "credential")
+    if not Secret.objects.filter(name=value).exists():
+        raise Refused(f"no secret is named {value!r}", "credential")

@@ -68,6 +68,7 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
         # The policy rules for every caller: they check them first, to answer
         # in their own terms; this is the backstop.
         validation.network(content["network"], author, latest.network if latest else None)
+        validation.targets_spec(content["targets"], content["kind"])
         validation.loosening(runbook.current_version.fields() if reviewed else None, content, author)
         changed = [name for name in RUNBOOK_FIELDS if name in data]
         for name in changed:

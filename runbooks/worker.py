@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
-from runbooks import runs, secret_store, signals
-from runbooks.models import Execution, LogLine, Runbook
+from runbooks import remote, runs, secret_store, signals
+from runbooks.models import Execution, LogLine, Runbook, RunbookVersion
 from runbooks.runners import cgroups, namespaces, process, sandbox
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,10 @@ def run(execution_id: str, worker: str = "") -> None:
         finish(execution, process.Outcome("failed", error=str(exc)))
         return
     try:
-        outcome = process.run(spec_for(execution, secrets), DatabaseSink(execution))
+        if execution.version.kind == RunbookVersion.Kind.SSH:  # on the targets, not here
+            outcome = remote.run(execution, secrets, DatabaseSink(execution), spec_for)
+        else:
+            outcome = process.run(spec_for(execution, secrets), DatabaseSink(execution))
     except namespaces.SandboxError as exc:
         outcome = process.Outcome("failed", error=f"The runbook's sandbox could not be set up: {exc}")
     except Exception as exc:  # a bug of ours must not leave the run "running"

@@ -12,6 +12,7 @@ import functools
 import json
 from types import SimpleNamespace
 
+import asyncssh
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -25,7 +26,7 @@ from events.models import Event
 from gates.models import Check, Gate
 from notifications.models import Channel, Delivery, Subscription
 from runbooks import versions
-from runbooks.models import Execution, Schedule, Secret
+from runbooks.models import Execution, Schedule, Secret, Target
 from tests.factories import api_token, make_binding, make_runbook, make_source, make_user
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +97,9 @@ def world():
     )
     awaiting = Execution.objects.create(runbook=runbook, version=version, status="awaiting_approval", binding=binding)
     secret = Secret.objects.create(name="PAGER_TOKEN", ciphertext="x")
+    # Named as the gate: the routes' `name` argument is the same for both.
+    host_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    Target.objects.create(name="prod", address="10.0.0.5", user="ops", host_key=host_key, credential="PAGER_TOKEN")
     writer = make_user("author", username="writer")
     # Protected from its first version, so v2 by another author waits for review.
     protected = make_runbook(name="Guarded", slug="guarded", protected=True)
@@ -252,6 +256,13 @@ EXPECTED = {
     ("secret-detail", "put"): ("author", 400),
     ("secret-list", "get"): ("viewer", 200),
     ("secret-list", "post"): ("author", 400),
+    ("target-detail", "delete"): ("author", 204),
+    ("target-detail", "get"): ("viewer", 200),
+    ("target-detail", "patch"): ("author", 400),
+    ("target-detail", "put"): ("author", 400),
+    ("target-list", "get"): ("viewer", 200),
+    ("target-list", "post"): ("author", 400),
+    ("target-scan", "post"): ("author", 400),
     ("source-detail", "delete"): ("admin", 204),
     ("source-detail", "get"): ("viewer", 200),
     ("source-detail", "patch"): ("author", 400),

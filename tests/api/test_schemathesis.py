@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
+DISABLED = ["POST /api/v1/targets/scan/"]
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
@@ -66,5 +67,8 @@ def test_schemathesis_finds_no_failure_of_any_check_on_any_operation(web, django
     with urllib.request.urlopen(schema, timeout=30) as response:
         paths = json.loads(response.read())["paths"]
     operations = sum(1 for item in paths.values() for method in item if method in HTTP_METHODS)
-    assert f"Selected: {operations}/{operations}" in summary and f"Tested: {operations}\n" in summary, summary
+    # Only what schemathesis.toml switches off, each with its reason (a
+    # target scan connects to the generated address: never outside loopback).
+    tried = operations - len(DISABLED)
+    assert f"Selected: {tried}/{operations}" in summary and f"Tested: {tried}\n" in summary, summary
     assert "❌" not in summary, summary
