@@ -9,6 +9,7 @@ NAME_FILE (core/env.py: env_secret).
 
 import base64
 import hashlib
+import os
 import secrets
 from pathlib import Path
 
@@ -446,7 +447,11 @@ STEWARD_RUNBOOK_TMP_MB = env_int("STEWARD_RUNBOOK_TMP_MB", 256)
 STEWARD_PACKAGE_INDEX_URL = env_str("STEWARD_PACKAGE_INDEX_URL", "")
 STEWARD_EXTRA_INDEX_URL = env_str("STEWARD_EXTRA_INDEX_URL", "")
 STEWARD_WHEELHOUSE = env_str("STEWARD_WHEELHOUSE", "")
-STEWARD_ENV_DIR = Path(env_str("STEWARD_ENV_DIR", str(VAR_DIR / "envs"))).resolve()
+# A root worker runs each runbook as a UID of its own, which must read the
+# environments: var/ is private (0700), so a root process defaults to a
+# shared cache folder; any other runs runbooks as itself and keeps them in var/.
+_ENV_DIR_DEFAULT = "/var/cache/steward/envs" if os.geteuid() == 0 else str(VAR_DIR / "envs")
+STEWARD_ENV_DIR = Path(env_str("STEWARD_ENV_DIR", _ENV_DIR_DEFAULT)).resolve()
 STEWARD_ENV_CACHE_MB = env_int("STEWARD_ENV_CACHE_MB", 2048)
 # How long one resolve (at save) or one build (before a run) may take.
 STEWARD_ENV_RESOLVE_SECONDS = env_int("STEWARD_ENV_RESOLVE_SECONDS", 120)
