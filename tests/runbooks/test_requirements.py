@@ -297,3 +297,58 @@ def test_the_helper_cannot_be_changed_by_the_run():
     script = "import steward\nopen(steward.__file__, 'a').write('x = 1')\n"
     outcome, sink = sandboxed(script)
     assert outcome.status == "failed" and refused_write(sink)
+
+
+# --- the pages -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_form_saves_requirements_and_the_version_page_shows_the_lock(client, user, wheelhouse):
+    from tests.webui.test_runbook_pages import form_data, labels_ok
+
+    client.force_login(user)
+    labels_ok(client.get("/runbooks/new/").content.decode())
+    lines = "tinylib<2   # the old API\r\n\r\n"
+    response = client.post("/runbooks/new/", form_data(name="Lib", script=SCRIPT, requirements=lines))
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    version = RunbookVersion.objects.get(runbook__name="Lib")
+    assert version.requirements == ["tinylib<2"]
+    page = client.get(f"/runbooks/{version.runbook.slug}/versions/{version.number}/").content.decode()
+    assert "tinylib==1.0.0" in page and "--hash=sha256:" in page
+    edit = client.get(f"/runbooks/{version.runbook.slug}/edit/").content.decode()
+    assert "tinylib&lt;2</textarea>" in edit
+
+
+@pytest.mark.django_db
+def test_the_form_shows_the_resolver_s_refusal_on_the_field_and_saves_nothing(client, user, wheelhouse):
+    from tests.webui.test_runbook_pages import form_data
+
+    client.force_login(user)
+    response = client.post("/runbooks/new/", form_data(name="Lib", script=SCRIPT, requirements="tinylib>=9"))
+    html = response.content.decode()
+    assert response.status_code == 200 and "&#x27;tinylib&gt;=9&#x27; cannot be resolved" in html
+    assert not RunbookVersion.objects.exists()
+
+
+# --- the folder format ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_requirements_txt_beside_the_script_is_imported_and_exported_in_the_manifest(tmp_path, wheelhouse):
+    from django.core.management import CommandError, call_command
+
+    folder = tmp_path / "runbooks" / "uses-lib"
+    folder.mkdir(parents=True)
+    (folder / "runbook.yaml").write_text("name: Uses lib\nkind: python\n")
+    (folder / "runbook.py").write_text(SCRIPT)
+    (folder / "requirements.txt").write_text("# pinned to the old API\ntinylib<2\n")
+    call_command("import_runbooks", str(tmp_path / "runbooks"), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    version = RunbookVersion.objects.get(runbook__slug="uses-lib")
+    assert version.requirements == ["tinylib<2"] and "tinylib==1.0.0" in version.requirements_lock
+    call_command("export_runbooks", str(tmp_path / "out"), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert "requirements:\n- tinylib<2\n" in (tmp_path / "out" / "uses-lib" / "runbook.yaml").read_text()
+    # A line nothing provides: the import names the folder, the field and uv's reason, and saves nothing.
+    (folder / "requirements.txt").write_text("tinylib>=9\n")
+    with pytest.raises(CommandError, match=r"requirements: 'tinylib>=9' cannot be resolved"):
+        call_command("import_runbooks", str(tmp_path / "runbooks"), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert RunbookVersion.objects.filter(runbook__slug="uses-lib").count() == 1
