@@ -9,6 +9,7 @@ NAME_FILE (core/env.py: env_secret).
 
 import base64
 import hashlib
+import os
 import secrets
 from pathlib import Path
 
@@ -437,6 +438,24 @@ STEWARD_RUNBOOK_UIDS = env_range("STEWARD_RUNBOOK_UIDS", "62000-62999")
 STEWARD_RUNBOOK_UID_LOCK_DIR = env_str("STEWARD_RUNBOOK_UID_LOCK_DIR", "/run/steward/uids")
 # The size of each run's private /tmp, /var/tmp and /dev/shm (MiB).
 STEWARD_RUNBOOK_TMP_MB = env_int("STEWARD_RUNBOOK_TMP_MB", 256)
+# A Python runbook's requirements (runbooks/environments.py): resolved with
+# uv when saved, installed into an environment per (lock, interpreter) in
+# STEWARD_ENV_DIR on each worker host. Packages come from the index (empty:
+# uv's default, the public one), an extra index, or, when
+# STEWARD_WHEELHOUSE names a folder of wheels, from it alone (--no-index:
+# for sites without a route out).
+STEWARD_PACKAGE_INDEX_URL = env_str("STEWARD_PACKAGE_INDEX_URL", "")
+STEWARD_EXTRA_INDEX_URL = env_str("STEWARD_EXTRA_INDEX_URL", "")
+STEWARD_WHEELHOUSE = env_str("STEWARD_WHEELHOUSE", "")
+# A root worker runs each runbook as a UID of its own, which must read the
+# environments: var/ is private (0700), so a root process defaults to a
+# shared cache folder; any other runs runbooks as itself and keeps them in var/.
+_ENV_DIR_DEFAULT = "/var/cache/steward/envs" if os.geteuid() == 0 else str(VAR_DIR / "envs")
+STEWARD_ENV_DIR = Path(env_str("STEWARD_ENV_DIR", _ENV_DIR_DEFAULT)).resolve()
+STEWARD_ENV_CACHE_MB = env_int("STEWARD_ENV_CACHE_MB", 2048)
+# How long one resolve (at save) or one build (before a run) may take.
+STEWARD_ENV_RESOLVE_SECONDS = env_int("STEWARD_ENV_RESOLVE_SECONDS", 120)
+STEWARD_ENV_BUILD_SECONDS = env_int("STEWARD_ENV_BUILD_SECONDS", 600)
 # Networks no egress runbook may reach, beside the control plane (broker,
 # cache, database, the web app's address), loopback, link-local, metadata
 # and this host's own addresses, which are always refused.

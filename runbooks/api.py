@@ -59,6 +59,9 @@ class RunbookSerializer(serializers.Serializer):
     protected = serializers.BooleanField(required=False)
     # ssh runbooks: {selector, names, from_event, max_parallel, on_failure}.
     targets = JSONObjectField(required=False)
+    # A Python runbook's libraries (PEP 508 lines), resolved into
+    # `requirements_lock` when saved; the lock is read-only.
+    requirements = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
 
     # The rules are runbooks/validation.py's (the form's and the importer's
     # too); here each field's own rule runs beside DRF's type checks.
@@ -87,6 +90,12 @@ class RunbookSerializer(serializers.Serializer):
 
     def validate_queue(self, value):
         return field_rule(validation.queue, value)
+
+    def validate_requirements(self, value):
+        kind = self.initial_data.get("kind") if isinstance(self.initial_data, dict) else None
+        if kind is None and self.instance is not None and self.instance.current_version is not None:
+            kind = self.instance.current_version.kind
+        return field_rule(validation.requirements, value, kind)
 
     def validate(self, attrs):
         # Here, not in validate_secrets: the rule needs the runbook. The

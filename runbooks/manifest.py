@@ -6,6 +6,8 @@ manifest and the script, so teams can keep runbooks in git and sync them
         runbook.yaml    name, slug, description, team, tags, kind, parameters,
                         timeout_seconds, secrets, queue, run policy, script
         runbook.py      the script (runbook.sh for a shell runbook)
+        requirements.txt  a Python runbook's libraries, one PEP 508 line
+                        each (or `requirements:` in the manifest, a list)
 
 The folder is the truth: a field the manifest leaves out takes its default.
 `network` left out means `egress`, what every runbook had before the field
@@ -32,14 +34,15 @@ import yaml
 from django.db import transaction
 
 from audit import trail
-from runbooks import secret_store, validation, versions
+from runbooks import environments, secret_store, validation, versions
 from runbooks.models import DEFAULT_QUEUE, UNSTATED_NETWORK, Runbook, RunbookVersion
 from runbooks.runners import KINDS
 
 MANIFEST = "runbook.yaml"
 RUNBOOK_FIELDS = ("name", "description", "team", "tags")
 VERSION_FIELDS = ("kind", "parameters", "timeout_seconds", "secrets", "queue", "network")
-KNOWN_KEYS = {"slug", "script", *RUNBOOK_FIELDS, *VERSION_FIELDS, *Runbook.POLICY_FIELDS}
+KNOWN_KEYS = {"slug", "script", "requirements", *RUNBOOK_FIELDS, *VERSION_FIELDS, *Runbook.POLICY_FIELDS}
+REQUIREMENTS_FILE = "requirements.txt"
 
 
 class ManifestError(Exception):
@@ -127,6 +130,7 @@ def read_folder(folder: Path) -> Entry:
     data = {name: manifest[name] for name in (*RUNBOOK_FIELDS, *VERSION_FIELDS) if name in manifest}
     data["slug"] = slug
     data["script"] = script if script is not None else ""
+    data["requirements"] = _requirements(folder, manifest, problems)
     data.setdefault("network", UNSTATED_NETWORK)
     existing = Runbook.objects.select_related("current_version").filter(slug=slug).first()
     protected = existing is not None and existing.current_version is not None and existing.current_version.protected
@@ -145,6 +149,25 @@ def read_folder(folder: Path) -> Entry:
     validated.pop("message", None)
     validated["queue"] = validated.get("queue") or DEFAULT_QUEUE
     return Entry(folder, slug, validated)
+
+
+def _requirements(folder: Path, manifest: dict, problems: list[str]) -> list:
+    """The manifest's `requirements`, or the lines of requirements.txt beside
+    the script (comments and blank lines dropped); none when neither is there."""
+    path = folder / REQUIREMENTS_FILE
+    if "requirements" in manifest:
+        if path.exists():
+            problems.append(f"{folder}: requirements in both {MANIFEST} and {REQUIREMENTS_FILE}: keep one")
+        return manifest["requirements"] if manifest["requirements"] is not None else []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}: cannot be read as UTF-8 text: {exc}")
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line]
 
 
 def _flatten(errors) -> str:
@@ -227,6 +250,8 @@ def import_entries(entries: list[Entry], actor: trail.Actor) -> list[tuple[str, 
                 )
             except secret_store.SecretScopeError as exc:  # all or nothing: the transaction ends here
                 raise ManifestError([f"{entry.folder}: secrets: {problem}" for problem in exc.messages]) from None
+            except environments.ResolveError as exc:  # uv's answer, at save
+                raise ManifestError([f"{entry.folder}: requirements: {exc.message}"]) from None
             if creating:
                 report.append((entry.slug, f"created (v{version.number})"))
             elif version.pk == runbook.pending_version_id:
@@ -260,6 +285,8 @@ def manifest_of(runbook: Runbook) -> dict:
     manifest.update({name: getattr(version, name) for name in VERSION_FIELDS})
     manifest["script"] = script_filename(version.kind)
     manifest.update({name: getattr(version, name) for name in Runbook.POLICY_FIELDS})
+    if version.requirements:  # the lock is Steward's: an import resolves again
+        manifest["requirements"] = version.requirements
     return manifest
 
 

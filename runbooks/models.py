@@ -103,10 +103,14 @@ class RunbookVersion(models.Model):
     # Everything that changes what runs, with what parameters, how often and
     # under whose eyes: a change to any of them is a new (reviewed) version.
     POLICY_FIELDS = (*Runbook.POLICY_FIELDS, "protected")
-    CONTENT_FIELDS = (*CODE_FIELDS, *POLICY_FIELDS, "targets")
-    # The fields each content format's sha256 covers (see migration 0011).
-    FORMATS = {1: CODE_FIELDS, 2: CONTENT_FIELDS}
-    FORMAT = 2
+    # A Python runbook's own libraries: the PEP 508 lines its author wrote
+    # and the lock (exact versions and hashes) they resolved to when saved,
+    # which is what every run installs (runbooks/environments.py).
+    REQUIREMENTS_FIELDS = ("requirements", "requirements_lock")
+    CONTENT_FIELDS = (*CODE_FIELDS, *POLICY_FIELDS, "targets", *REQUIREMENTS_FIELDS)
+    # The fields each content format's sha256 covers (see migrations 0011 and 0012).
+    FORMATS = {1: CODE_FIELDS, 2: (*CODE_FIELDS, *POLICY_FIELDS, "targets"), 3: CONTENT_FIELDS}
+    FORMAT = 3
     # Left out of the content (and so of the sha256) at these values: a
     # version at the defaults hashes as it did before the field existed.
     UNSTATED = {
@@ -120,6 +124,8 @@ class RunbookVersion(models.Model):
         "requires_approval": False,
         "protected": False,
         "targets": {},
+        "requirements": [],
+        "requirements_lock": "",
     }
 
     runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="versions")
@@ -143,8 +149,12 @@ class RunbookVersion(models.Model):
     protected = models.BooleanField(default=False)
     # `ssh` runbooks: which targets and how (runbooks/validation.py::targets_spec).
     targets = models.JSONField(default=dict, blank=True)
+    requirements = models.JSONField(default=list, blank=True)
+    # `uv pip compile --generate-hashes` output; never taken from a caller.
+    requirements_lock = models.TextField(blank=True)
     # Which fields `sha256` covers: 1 for versions saved before the policy
-    # joined the content (their hash covers CODE_FIELDS only), 2 since.
+    # joined the content (their hash covers CODE_FIELDS only), 2 before the
+    # requirements did, 3 since.
     content_format = models.PositiveSmallIntegerField(default=FORMAT)
     sha256 = models.CharField(max_length=64)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -8,8 +8,8 @@ import re
 from accounts import roles
 from core import templating
 from core.errors import FORBIDDEN, Refused, collect, refusing
+from runbooks import environments, secret_store
 from runbooks import parameters as params
-from runbooks import secret_store
 from runbooks.models import Network, Runbook, RunbookVersion, Secret, Target
 from runbooks.runners import ssh as ssh_runner
 
@@ -66,6 +66,15 @@ def parameters(value) -> dict:
     with refusing("parameters", params.ParameterError):
         params.check_schema(value)
     return value
+
+
+def requirements(value, kind: str | None) -> list[str]:
+    """PEP 508 lines, each checked here; whether they resolve is uv's
+    answer when the version is saved (versions.with_lock)."""
+    lines = environments.check_lines(value)
+    if lines and kind is not None and kind != RunbookVersion.Kind.PYTHON:
+        raise Refused("only a Python runbook has requirements", "requirements")
+    return lines
 
 
 def concurrency_key(value: str) -> str:
@@ -172,6 +181,7 @@ def runbook(data: dict, instance: Runbook | None = None, user=None) -> dict:
         lambda: _flag(data, "requires_approval"),
         lambda: _flag(data, "protected"),
         lambda: runbook_targets(data, instance),
+        lambda: requirements(data["requirements"], data.get("kind")) if data.get("requirements") is not None else None,
         *[lambda field=field: _whole(data, field) for field in RANGES],
     ]
     collect(checks)

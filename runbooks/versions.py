@@ -8,7 +8,7 @@ from django.db.models import Max
 
 from audit import trail
 from core.slugs import unique_slug
-from runbooks import secret_store, validation
+from runbooks import environments, secret_store, validation
 from runbooks.models import DEFAULT_NETWORK, DEFAULT_QUEUE, Runbook, RunbookVersion
 
 
@@ -19,15 +19,41 @@ def version_content(data: dict, current: RunbookVersion | None = None) -> dict:
     content = {name: data.get(name, base[name]) for name in RunbookVersion.CONTENT_FIELDS}
     content["queue"] = content["queue"] or DEFAULT_QUEUE
     content["network"] = content["network"] or base["network"]
+    # The lock is never a caller's: it is what the requirements resolved to
+    # (see with_lock), so it cannot claim files the resolver did not pick.
+    content["requirements_lock"] = base["requirements_lock"]
     return content
 
 
-NEW_VERSION = {"kind": "python", "script": "", "parameters": {}, "timeout_seconds": 300, "secrets": [], "queue": ""}
+def with_lock(content: dict, latest: RunbookVersion | None, known: RunbookVersion | None = None) -> dict:
+    """`content` with its requirements' lock: the latest version's (or
+    `known`'s, a restored one) when the lines are the same, so saving
+    again neither re-resolves nor makes a new version; else resolved now
+    with uv (environments.ResolveError, a 400 naming the line)."""
+    lines = environments.check_lines(content["requirements"]) if content["kind"] == "python" else []
+    if content["kind"] != "python" and content["requirements"]:
+        raise validation.Refused("only a Python runbook has requirements", "requirements")
+    for source in (known, latest):
+        if source is not None and source.requirements == lines:
+            return {**content, "requirements": lines, "requirements_lock": source.requirements_lock}
+    return {**content, "requirements": lines, "requirements_lock": environments.resolve(lines)}
+
+
+NEW_VERSION = {
+    "kind": "python",
+    "script": "",
+    "parameters": {},
+    "timeout_seconds": 300,
+    "secrets": [],
+    "queue": "",
+}
 # The runbook's own fields; everything else a save takes is version content.
 RUNBOOK_FIELDS = ("name", "description", "tags", "team")
 
 
-def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, message="") -> RunbookVersion:
+def save_runbook(
+    runbook: Runbook, data: dict, actor: trail.Actor, author=None, message="", restoring: RunbookVersion | None = None
+) -> RunbookVersion:
     """Save runbook fields and, when the content changed, a new version.
 
     `runbook` may be unsaved (a new runbook). The content is every field that
@@ -42,7 +68,10 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
     The policy rules hold here, for every caller (API, pages, importer,
     demo): the network mode (validation.network), and switching approval or
     review off on a protected runbook, an admin's alone (validation.loosening).
-    They raise core.errors.Refused (403) and nothing is saved. A new version
+    They raise core.errors.Refused (403) and nothing is saved. Requirements
+    that changed are resolved into a lock with uv (environments.resolve):
+    one that cannot be raises environments.ResolveError (400), nothing saved.
+    A new version
     declaring a secret that does not allow the runbook raises
     secret_store.SecretScopeError, and nothing is saved either.
     Returns the new version (or the unchanged latest one).
@@ -64,7 +93,7 @@ def save_runbook(runbook: Runbook, data: dict, actor: trail.Actor, author=None, 
             reviewed = locked.current_version is not None and locked.current_version.protected
         # Edits build on the draft waiting for review, if there is one.
         latest = None if creating else (runbook.pending_version or runbook.current_version)
-        content = version_content(data, latest)
+        content = with_lock(version_content(data, latest), latest, restoring)
         # The policy rules for every caller: they check them first, to answer
         # in their own terms; this is the backstop.
         validation.network(content["network"], author, latest.network if latest else None)
@@ -147,4 +176,6 @@ def restore_version(runbook: Runbook, version: RunbookVersion, actor: trail.Acto
     history stays as it was). Returns the current version: the same one when
     its content already equals the old version's. On a protected runbook the
     restored content waits for review like any other edit."""
-    return save_runbook(runbook, version.fields(), actor, author=author, message=f"Restored v{version.number}")
+    return save_runbook(
+        runbook, version.fields(), actor, author=author, message=f"Restored v{version.number}", restoring=version
+    )

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import trail
-from runbooks import remote, runs, secret_store, signals
+from runbooks import environments, remote, runs, secret_store, signals
 from runbooks.models import Execution, LogLine, Runbook, RunbookVersion
 from runbooks.runners import cgroups, namespaces, process, sandbox
 
@@ -204,7 +204,7 @@ def egress_deny() -> list[str]:
     return deny
 
 
-def spec_for(execution: Execution, secrets: dict[str, str] | None = None) -> process.RunSpec:
+def spec_for(execution: Execution, secrets: dict[str, str] | None = None, python_env: str = "") -> process.RunSpec:
     version = execution.version
     as_other_user = os.geteuid() == 0  # a root worker never runs a runbook as root
     network = network_of(version)
@@ -232,6 +232,7 @@ def spec_for(execution: Execution, secrets: dict[str, str] | None = None) -> pro
         egress_deny=egress_deny() if network == "egress" else [],
         cgroup=delegated_cgroup(),
         bwrap=settings.STEWARD_BWRAP,
+        python_env=python_env,
     )
 
 
@@ -271,17 +272,47 @@ def run(execution_id: str, worker: str = "") -> None:
         # Failing loudly beats running without the credential it needs.
         finish(execution, process.Outcome("failed", error=str(exc)))
         return
+    env = None
     try:
         if execution.version.kind == RunbookVersion.Kind.SSH:  # on the targets, not here
             outcome = remote.run(execution, secrets, DatabaseSink(execution), spec_for)
         else:
-            outcome = process.run(spec_for(execution, secrets), DatabaseSink(execution))
+            env = environment_for(execution)
+            outcome = process.run(spec_for(execution, secrets, env.path if env else ""), DatabaseSink(execution))
+    except environments.BuildError as exc:
+        outcome = build_failed(execution, exc)
     except namespaces.SandboxError as exc:
         outcome = process.Outcome("failed", error=f"The runbook's sandbox could not be set up: {exc}")
     except Exception as exc:  # a bug of ours must not leave the run "running"
         log.exception("execution %s: the runner failed", execution_id)
         outcome = process.Outcome("failed", error=f"Steward could not run this runbook ({type(exc).__name__}).")
+    finally:
+        if env is not None:
+            env.release()  # held while the run ran: eviction leaves it alone
     finish(execution, outcome)
+
+
+def environment_for(execution: Execution) -> "environments.Environment | None":
+    """The version's environment on this host, built now if it is not
+    there (the first run here, or deleted since); None without requirements."""
+    lock = execution.version.requirements_lock
+    if not lock:
+        return None
+    env = environments.ensure(lock)
+    if env.built:
+        log.info("execution %s: built the environment %s", execution.pk, os.path.basename(env.path))
+    return env
+
+
+def build_failed(execution: Execution, exc: "environments.BuildError") -> process.Outcome:
+    """The run fails with the build's error; uv's output is kept as the
+    run's log (Steward's own lines: the runbook never started)."""
+    now = timezone.now()
+    texts = [line for line in exc.log.splitlines() if line.strip()][-200:]
+    if texts:
+        lines = [process.Line(n, now, LogLine.Stream.STEWARD, text) for n, text in enumerate(texts, 1)]
+        DatabaseSink(execution).lines(lines)
+    return process.Outcome("failed", error=f"The runbook's environment could not be built: {exc}")
 
 
 def finish(execution: Execution, outcome: process.Outcome) -> bool:

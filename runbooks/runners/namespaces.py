@@ -75,6 +75,10 @@ class Box:
     # result). None: the whole work dir is bound writable (the probe).
     worker_files: list[str] | None = None
     result_file: str = ""
+    # (host path, path inside) of the worker's folders a run reads: the
+    # runbook helper, a Python runbook's environment. bwrap runs as the
+    # run's UID, so each must be reachable by it (STEWARD_ENV_DIR).
+    read_only: list[tuple[str, str]] = field(default_factory=list)
 
 
 def bwrap_path(configured: str = "") -> str | None:
@@ -168,6 +172,8 @@ def argv(box: Box, command: list[str], uid: int, info_fd: int | None, block_fd: 
             args += ["--ro-bind", path, path]
         if box.result_file:
             args += ["--bind", box.result_file, box.result_file]
+    for source, path in box.read_only:
+        args += ["--ro-bind", source, path]
     args += ["--chdir", box.workdir]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]

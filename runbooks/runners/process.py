@@ -32,6 +32,8 @@ from runbooks.runners import KINDS, cgroups, namespaces, sandbox, uids
 from runbooks.runners.masking import Masker
 
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
+# The helper module every Python runbook can import (lib/steward.py).
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "steward.py")
 MAX_LINE_BYTES = 64 * 1024
 MAX_RESULT_BYTES = 1024 * 1024
 RESULT_READ_SECONDS = 5.0
@@ -76,6 +78,10 @@ class RunSpec:
     # egress: send DNS through pasta to this machine's resolver (None: when
     # that resolver is on loopback, where the run cannot reach it)
     dns_forward: bool | None = None
+    # A Python runbook's environment (runbooks/environments.py): a ready
+    # folder on this host, mounted read-only; its python runs the script
+    # and comes first on PATH. "": the interpreter alone, standard library only.
+    python_env: str = ""
 
 
 @dataclass
@@ -233,6 +239,8 @@ def _run_as(spec: RunSpec, sink: Sink, who: _Identity) -> Outcome:
         if who.other:
             os.fchown(dir_fd, who.uid, who.gid)
         command = runner.command(os.path.join(workdir, runner.FILENAME), as_other_user=who.other)
+        if spec.kind == "python":
+            command = _python_setup(spec, outer, env, command)
         start = _run_contained if spec.sandbox == "namespaces" else _run_process
         outcome, supervisor = start(spec, sink, who, workdir, env, command)
         if supervisor is not None:
@@ -252,6 +260,27 @@ def _run_as(spec: RunSpec, sink: Sink, who: _Identity) -> Outcome:
         if dir_fd >= 0:
             os.close(dir_fd)
         shutil.rmtree(outer, ignore_errors=True)
+
+
+def _python_setup(spec: RunSpec, outer: str, env: dict, command: list[str]) -> list[str]:
+    """The helper on PYTHONPATH and the environment's python in front.
+
+    The helper is copied beside the work dir, in the root-owned folder (the
+    checkout it comes from may be unreadable to the run's UID, and is
+    hidden anyway), and bound read-only at the same path in the sandbox.
+    The environment is seen at `<outer>/env` in the sandbox, at its own
+    path with no sandbox (a relocatable venv: either works)."""
+    lib = os.path.join(outer, "lib")
+    os.mkdir(lib)
+    os.chmod(lib, 0o755)  # whatever the umask: the run's UID reads it
+    shutil.copyfile(HELPER, os.path.join(lib, "steward.py"))
+    os.chmod(os.path.join(lib, "steward.py"), 0o644)
+    env["PYTHONPATH"] = lib
+    if not spec.python_env:
+        return command
+    seen_at = os.path.join(outer, "env") if spec.sandbox == "namespaces" else spec.python_env
+    env["PATH"] = f"{seen_at}/bin:{env['PATH']}"
+    return [os.path.join(seen_at, "bin", "python"), *command[1:]]
 
 
 def _write_new(dir_fd: int, name: str, text: str, who: _Identity) -> None:
@@ -312,6 +341,10 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
         worker_files=[env["STEWARD_PARAMS"], env["STEWARD_EVENT"], command[-1]],
         result_file=env["STEWARD_RESULT"],
     )
+    if "PYTHONPATH" in env:
+        box.read_only.append((env["PYTHONPATH"], env["PYTHONPATH"]))
+    if spec.python_env:
+        box.read_only.append((spec.python_env, os.path.join(os.path.dirname(workdir), "env")))
     info_r, info_w = os.pipe2(os.O_CLOEXEC)
     block_r = block_w = -1
     pasta_pid = None
@@ -367,7 +400,8 @@ def _run_contained(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_S
 
 def _run_process(spec, sink, who, workdir, env, command) -> tuple[Outcome, "_Supervisor | None"]:
     try:
-        ruleset = sandbox.landlock_ruleset(spec.hidden_paths, also_allow=[workdir])
+        also = [workdir, os.path.join(os.path.dirname(workdir), "lib"), *([spec.python_env] if spec.python_env else [])]
+        ruleset = sandbox.landlock_ruleset(spec.hidden_paths, also_allow=also)
     except OSError as exc:
         return Outcome("failed", error=f"The runbook's sandbox could not be set up: {exc}"), None
     try:

@@ -67,6 +67,13 @@ class RunbookForm(forms.Form):
     secrets = CommaListField(
         required=False, help_text="Names of the secrets it gets as environment variables, e.g. PAGER_TOKEN"
     )
+    requirements = forms.CharField(
+        required=False,
+        label="Requirements (Python)",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}),
+        help_text="One package a line, as in requirements.txt, e.g. requests>=2.31. Resolved into a lock with "
+        "hashes when saved; every run installs exactly that.",
+    )
     requires_approval = forms.BooleanField(
         required=False,
         label="Runs wait for approval",
@@ -90,6 +97,11 @@ class RunbookForm(forms.Form):
         # so): unchanged text must stay the same script, and bash cannot run
         # a script with carriage returns anyway.
         return _unix_newlines(self.cleaned_data.get("script", ""))
+
+    def clean_requirements(self):
+        # Lines, as the API's list: blank lines and # comments are no requirement.
+        lines = (line.split("#", 1)[0].strip() for line in self.cleaned_data.get("requirements", "").splitlines())
+        return [line for line in lines if line]
 
     def clean_script_file(self):
         upload = self.cleaned_data.get("script_file")
@@ -120,7 +132,8 @@ class RunbookForm(forms.Form):
         # API accept the same runbooks.
         fields = ("name", "description", "team", "tags", "kind", "script", "parameters", "timeout_seconds")
         data = {
-            name: cleaned[name] for name in (*fields, "queue", "secrets", "network", "requires_approval", "protected")
+            name: cleaned[name]
+            for name in (*fields, "queue", "secrets", "network", "requires_approval", "protected", "requirements")
         }
         try:
             runbook_validation.runbook(data, self.runbook, self.user)

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from accounts import roles
 from accounts.authentication import actor_of
+from runbooks import environments, review, runs, secret_store, versions
 from runbooks import parameters as params
-from runbooks import review, runs, secret_store, versions
 from runbooks.filters import RunbookFilter
 from runbooks.models import DEFAULT_QUEUE, Execution, Runbook, RunbookVersion, Secret
 from webui import diff, pagination, refusals
@@ -90,6 +90,8 @@ def runbook_new(request):
             versions.save_runbook(runbook, form.runbook_data(), actor_of(request), author=request.user, message=message)
         except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
             form.add_error("secrets", exc.messages)
+        except environments.ResolveError as exc:  # uv's answer comes at save
+            form.add_error("requirements", exc.message)
         else:
             messages.success(request, f"Runbook {runbook.name} created.")
             return redirect("runbook_detail", slug=runbook.slug)
@@ -109,6 +111,7 @@ def runbook_edit(request, slug):
         "requires_approval": runbook.requires_approval,
         "protected": runbook.protected,
         **latest.fields(),
+        "requirements": "\n".join(latest.requirements),
     }
     if initial["queue"] == DEFAULT_QUEUE:
         initial["queue"] = ""
@@ -131,6 +134,8 @@ def runbook_edit(request, slug):
             )
         except secret_store.SecretScopeError as exc:  # a scope changed since the form validated
             form.add_error("secrets", exc.messages)
+        except environments.ResolveError as exc:  # uv's answer comes at save
+            form.add_error("requirements", exc.message)
         else:
             _saved_message(request, runbook, version, latest)
             return redirect("runbook_detail", slug=runbook.slug)
